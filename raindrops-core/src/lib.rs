@@ -1,0 +1,85 @@
+//! Lock-free statistics for preforking (and any) servers: the `no_std` core of
+//! [raindrops-rs](https://github.com/raindrops-rs/raindrops-rs).
+//!
+//! This crate is pure logic with no dependencies by default. It provides:
+//!
+//! - [`Counter`] and [`PaddedSlot`]: one atomic machine word (C's `unsigned
+//!   long` on Linux, Rust's `usize`), the padded slot on its own cache line;
+//! - [`CounterArray`], the one set of counter operations shared by
+//!   [`Counters`] (a fixed array that can live in a `static`) and
+//!   [`CounterView`] (any memory: a stack array, a heap slice, or the shared
+//!   memory regions of `raindrops-shm`, with a stride chosen at run time);
+//! - [`named_counters!`], the equivalent of Ruby's `Raindrops::Struct`;
+//! - [`GaugeGuard`], which increments on creation and decrements on drop;
+//! - [`Sharded`], one slot per worker for the same metric, summed on read;
+//! - [`ListenStats`], the per-listener numbers shared by the other crates;
+//! - [`Aggregate`] (count, min, max, mean, standard deviation and a
+//!   power-of-two histogram) and, where the target has 64-bit atomics,
+//!   [`AtomicAggregate`], which many processes update without locks.
+//!
+//! # Arithmetic wraps
+//!
+//! Counters behave like the C counters of the Ruby gem: `incr` and `decr`
+//! return the *new* value and wrap around, so decrementing 0 gives
+//! [`MAX`]. Nothing here panics on overflow.
+//!
+//! # Example
+//!
+//! ```
+//! use raindrops_core::{CounterArray, Counters};
+//!
+//! static COUNTERS: Counters<2> = Counters::new();
+//!
+//! assert_eq!(COUNTERS.incr(0, 1), Ok(1));
+//! assert_eq!(COUNTERS.incr(0, 5), Ok(6));
+//! assert_eq!(COUNTERS.decr(1, 1), Ok(raindrops_core::MAX)); // wraps like C
+//! assert!(COUNTERS.incr(2, 1).is_err()); // out of range is an error, not a panic
+//! ```
+//!
+//! # Features
+//!
+//! - `alloc`, `std`: conveniences such as [`CounterArray::to_vec`]; they never
+//!   change a public type.
+//! - `portable-atomic`: for targets without atomic read-modify-write
+//!   instructions (thumbv6m). The public API is the same.
+#![no_std]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+#[cfg(test)]
+extern crate std;
+
+#[cfg(all(not(target_has_atomic = "ptr"), not(feature = "portable-atomic")))]
+compile_error!(
+    "this target has no atomic read-modify-write on machine words; \
+     enable the `portable-atomic` feature of raindrops-core"
+);
+
+mod aggregate;
+#[cfg(target_has_atomic = "64")]
+mod atomic_aggregate;
+mod counters;
+mod error;
+mod guard;
+mod listen_stats;
+mod math;
+mod named;
+mod sharded;
+mod slot;
+
+pub use aggregate::{Aggregate, HISTOGRAM_BUCKETS, HistogramBucket};
+#[cfg(target_has_atomic = "64")]
+pub use atomic_aggregate::AtomicAggregate;
+pub use counters::{CounterArray, CounterView, Counters, Values};
+pub use error::Error;
+pub use guard::GaugeGuard;
+pub use listen_stats::ListenStats;
+pub use sharded::Sharded;
+pub use slot::{CACHE_LINE, Counter, MAX, PaddedSlot, WORD};
+
+#[doc(hidden)]
+pub mod __private {
+    //! Items used by the expansion of [`named_counters!`]; not public API.
+    pub use core::borrow::Borrow;
+}

@@ -1,0 +1,149 @@
+//! The per-listener numbers shared by every crate of the workspace.
+
+/// Statistics of one listening socket (Ruby's `Raindrops::ListenStats`, plus
+/// what the kernel knows beyond it).
+///
+/// `active` and `queued` are always present. The other fields are `None`
+/// where the source cannot know them: Unix sockets have no backlog in
+/// unix_diag, `drops` needs `INET_DIAG_SKMEMINFO`, and `syn_recv` is counted
+/// only when asked for. New fields are added as `Option`s, so the struct is
+/// `#[non_exhaustive]`: build it with [`ListenStats::new`] and the `with_`
+/// methods.
+///
+/// ```
+/// use raindrops_core::ListenStats;
+/// let s = ListenStats::new(3, 2).with_backlog(128);
+/// assert_eq!(s.total(), 5);
+/// assert_eq!(s.backlog, Some(128));
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct ListenStats {
+    /// Connections accepted by the application and still established.
+    pub active: u32,
+    /// Connections that completed the handshake and wait in the accept
+    /// queue (summed over a `SO_REUSEPORT` group).
+    pub queued: u32,
+    /// The accept-queue limit of the listener (the `listen()` backlog as
+    /// the kernel capped it); `queued` reaching it means new connections are
+    /// dropped or refused. Summed over a `SO_REUSEPORT` group.
+    pub backlog: Option<u32>,
+    /// Connections the kernel dropped at this listener, for example because
+    /// the accept queue was full (the socket's `sk_drops`, summed over a
+    /// `SO_REUSEPORT` group). A counter: it only grows while the socket lives.
+    pub drops: Option<u64>,
+    /// Half-open handshakes waiting for the client's final ACK (request
+    /// sockets in `SYN_RECV`).
+    pub syn_recv: Option<u32>,
+}
+
+impl ListenStats {
+    /// Stats with `active` and `queued` and nothing else known.
+    pub const fn new(active: u32, queued: u32) -> Self {
+        ListenStats {
+            active,
+            queued,
+            backlog: None,
+            drops: None,
+            syn_recv: None,
+        }
+    }
+
+    /// `active + queued` (Ruby's `total`), without overflow.
+    pub const fn total(&self) -> u64 {
+        self.active as u64 + self.queued as u64
+    }
+
+    /// The same stats with the backlog set.
+    #[must_use]
+    pub const fn with_backlog(mut self, backlog: u32) -> Self {
+        self.backlog = Some(backlog);
+        self
+    }
+
+    /// The same stats with the drop counter set.
+    #[must_use]
+    pub const fn with_drops(mut self, drops: u64) -> Self {
+        self.drops = Some(drops);
+        self
+    }
+
+    /// The same stats with the half-open handshake count set.
+    #[must_use]
+    pub const fn with_syn_recv(mut self, syn_recv: u32) -> Self {
+        self.syn_recv = Some(syn_recv);
+        self
+    }
+
+    /// `queued / backlog`, the saturation of the accept queue that operators
+    /// alert on; `None` without a (non-zero) backlog.
+    pub fn saturation(&self) -> Option<f64> {
+        match self.backlog {
+            Some(b) if b > 0 => Some(f64::from(self.queued) / f64::from(b)),
+            _ => None,
+        }
+    }
+
+    /// Adds `other` into `self`, as for the members of a `SO_REUSEPORT`
+    /// group: counts add (saturating), and an optional field is known if it
+    /// is known on either side.
+    pub fn accumulate(&mut self, other: &ListenStats) {
+        fn add<T: Copy + SatAdd>(a: Option<T>, b: Option<T>) -> Option<T> {
+            match (a, b) {
+                (Some(a), Some(b)) => Some(a.sat_add(b)),
+                (a, None) => a,
+                (None, b) => b,
+            }
+        }
+        self.active = self.active.saturating_add(other.active);
+        self.queued = self.queued.saturating_add(other.queued);
+        self.backlog = add(self.backlog, other.backlog);
+        self.drops = add(self.drops, other.drops);
+        self.syn_recv = add(self.syn_recv, other.syn_recv);
+    }
+}
+
+trait SatAdd {
+    fn sat_add(self, other: Self) -> Self;
+}
+impl SatAdd for u32 {
+    fn sat_add(self, other: Self) -> Self {
+        self.saturating_add(other)
+    }
+}
+impl SatAdd for u64 {
+    fn sat_add(self, other: Self) -> Self {
+        self.saturating_add(other)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn total_and_saturation() {
+        let s = ListenStats::new(u32::MAX, u32::MAX);
+        assert_eq!(s.total(), 2 * u64::from(u32::MAX));
+        assert_eq!(s.saturation(), None);
+        let s = ListenStats::new(0, 3).with_backlog(4);
+        assert_eq!(s.saturation(), Some(0.75));
+        assert_eq!(ListenStats::new(0, 3).with_backlog(0).saturation(), None);
+    }
+
+    #[test]
+    fn accumulate_reuseport_group() {
+        let mut a = ListenStats::new(1, 2).with_backlog(10).with_drops(3);
+        a.accumulate(
+            &ListenStats::new(0, 2)
+                .with_backlog(10)
+                .with_drops(4)
+                .with_syn_recv(1),
+        );
+        assert_eq!(a.active, 1);
+        assert_eq!(a.queued, 4);
+        assert_eq!(a.backlog, Some(20));
+        assert_eq!(a.drops, Some(7));
+        assert_eq!(a.syn_recv, Some(1));
+    }
+}
