@@ -3,6 +3,11 @@
 
 use core::panic::PanicInfo;
 
+// Each no_std crate's session fills its module with calls into that crate.
+mod diag;
+mod http;
+mod tcpinfo;
+
 use raindrops_core::{Aggregate, CounterArray, Counters, ListenStats, Sharded};
 
 raindrops_core::named_counters! {

@@ -1,0 +1,1 @@
+//! Uses raindrops-diag without std (filled in by its crate).

@@ -1,0 +1,1 @@
+//! Uses raindrops-http without std (filled in by its crate).

@@ -1,0 +1,1 @@
+//! Uses raindrops-tcpinfo without std (filled in by its crate).
