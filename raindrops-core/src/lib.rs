@@ -12,7 +12,8 @@
 //! - [`named_counters!`], the equivalent of Ruby's `Raindrops::Struct`;
 //! - [`GaugeGuard`], which increments on creation and decrements on drop;
 //! - [`Sharded`], one slot per worker for the same metric, summed on read;
-//! - [`ListenStats`], the per-listener numbers shared by the other crates;
+//! - [`ListenStats`], the per-listener numbers shared by the other crates,
+//!   and [`parse_tcp_addr`] for the address strings that name listeners;
 //! - [`Aggregate`] (count, min, max, mean, standard deviation and a
 //!   power-of-two histogram) and, where the target has 64-bit atomics,
 //!   [`AtomicAggregate`], which many processes update without locks.
@@ -56,6 +57,7 @@ compile_error!(
      enable the `portable-atomic` feature of raindrops-core"
 );
 
+mod addr;
 mod aggregate;
 #[cfg(target_has_atomic = "64")]
 mod atomic_aggregate;
@@ -68,6 +70,7 @@ mod named;
 mod sharded;
 mod slot;
 
+pub use addr::{AddrError, any_addr_of, is_unix_name, parse_tcp_addr};
 pub use aggregate::{Aggregate, HISTOGRAM_BUCKETS, HistogramBucket};
 #[cfg(target_has_atomic = "64")]
 pub use atomic_aggregate::AtomicAggregate;
