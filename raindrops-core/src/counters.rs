@@ -87,7 +87,10 @@ pub trait CounterArray {
     }
 
     /// An iterator over the current values, in index order.
-    fn values(&self) -> Values<'_, Self> {
+    fn values(&self) -> Values<'_, Self>
+    where
+        Self: Sized,
+    {
         Values {
             array: self,
             next: 0,
@@ -107,7 +110,9 @@ pub trait CounterArray {
     #[cfg(feature = "alloc")]
     #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
     fn to_vec(&self) -> alloc::vec::Vec<usize> {
-        self.values().collect()
+        (0..self.len())
+            .filter_map(|i| self.counter(i).map(Counter::get))
+            .collect()
     }
 }
 

@@ -81,8 +81,13 @@ pub use listen_stats::ListenStats;
 pub use sharded::Sharded;
 pub use slot::{CACHE_LINE, Counter, MAX, PaddedSlot, WORD};
 
+/// The README's example, run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 #[doc(hidden)]
 pub mod __private {
-    //! Items used by the expansion of [`named_counters!`]; not public API.
+    //! Items used by the expansion of [`named_counters!`](crate::named_counters); not public API.
     pub use core::borrow::Borrow;
 }
