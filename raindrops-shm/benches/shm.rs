@@ -1,0 +1,50 @@
+//! `incr` on a counter in shared memory against the same operation on a
+//! `static` raindrops-core counter, in one run (target: ratio near 1).
+//!
+//! Run: `cargo bench -p raindrops-shm --bench shm`
+
+// criterion_group! generates an undocumented function.
+#![allow(missing_docs)]
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use raindrops_core::{CounterArray, Counters};
+use raindrops_shm::{Options, Region};
+
+static STATIC: Counters<4> = Counters::new();
+
+fn incr(c: &mut Criterion) {
+    let anon = Region::anonymous(4).expect("anonymous region");
+    let memfd = Region::memfd("raindrops-bench", 4).expect("memfd region");
+    let ruby = Options::new()
+        .ruby_stride()
+        .anonymous(4)
+        .expect("ruby-stride region");
+
+    let mut g = c.benchmark_group("incr");
+    g.bench_function("static Counters (baseline)", |b| {
+        b.iter(|| STATIC.incr(black_box(1), 1))
+    });
+    g.bench_function("shm anonymous Region", |b| {
+        b.iter(|| anon.incr(black_box(1), 1))
+    });
+    g.bench_function("shm memfd Region", |b| {
+        b.iter(|| memfd.incr(black_box(1), 1))
+    });
+    g.bench_function("shm anonymous Region, Ruby stride", |b| {
+        b.iter(|| ruby.incr(black_box(1), 1))
+    });
+    let slot = &anon.slots().expect("default stride")[1];
+    g.bench_function("shm PaddedSlot handle", |b| {
+        b.iter(|| black_box(slot).incr(1))
+    });
+    let static_slot = &STATIC.as_slots()[1];
+    g.bench_function("static PaddedSlot handle (baseline)", |b| {
+        b.iter(|| black_box(static_slot).incr(1))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, incr);
+criterion_main!(benches);
