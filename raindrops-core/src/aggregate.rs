@@ -301,9 +301,14 @@ impl Aggregate {
     }
 }
 
-/// `sum / count`, rounded once: with `sum = q * count + r`, `q` is exact and
-/// `r / count < 1` adds the fraction.
+/// `sum / count`: correctly rounded while both fit an f64's mantissa, else
+/// `q + r / count` with `sum = q * count + r` (two roundings, no overflow).
 fn exact_mean(count: u64, sum: u128) -> f64 {
+    const EXACT: u128 = 1 << f64::MANTISSA_DIGITS;
+    if sum <= EXACT && u128::from(count) <= EXACT {
+        // Both are exact as f64: one correctly rounded division.
+        return sum as f64 / count as f64;
+    }
     let n = u128::from(count);
     let (q, r) = (sum / n, sum % n);
     q as f64 + r as f64 / count as f64
@@ -374,6 +379,12 @@ mod tests {
     fn close(a: f64, b: f64) -> bool {
         let scale = a.abs().max(b.abs());
         scale == 0.0 || (a - b).abs() / scale < 1e-9 || (a - b).abs() < 1e-9
+    }
+
+    #[test]
+    fn mean_is_correctly_rounded() {
+        let a: Aggregate = [1u64, 2, 2].into_iter().collect();
+        assert_eq!(a.mean(), Some(5.0 / 3.0));
     }
 
     #[test]

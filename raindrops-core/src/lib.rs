@@ -78,6 +78,7 @@ pub use counters::{CounterArray, CounterView, Counters, Values};
 pub use error::Error;
 pub use guard::GaugeGuard;
 pub use listen_stats::ListenStats;
+pub use math::sqrt;
 pub use sharded::Sharded;
 pub use slot::{CACHE_LINE, Counter, MAX, PaddedSlot, WORD};
 

@@ -1,9 +1,13 @@
 //! Floating-point helpers that `core` lacks without `std`.
 
-/// The correctly rounded square root of `x` (the IEEE 754 result, the same
-/// bits as `std`'s `f64::sqrt`), computed with integer arithmetic so that it
-/// works without `std` or `libm`.
-pub(crate) fn sqrt(x: f64) -> f64 {
+/// The correctly rounded square root of `x`: the IEEE 754 result, the same
+/// bits as `std`'s `f64::sqrt`, computed with integer arithmetic so that it
+/// works without `std` or `libm`. NaN for negative `x` and NaN.
+///
+/// ```
+/// assert_eq!(raindrops_core::sqrt(2.0), 2f64.sqrt());
+/// ```
+pub fn sqrt(x: f64) -> f64 {
     if x.is_nan() || x < 0.0 {
         return f64::NAN;
     }

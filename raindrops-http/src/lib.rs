@@ -1,3 +1,51 @@
-//! Framework-agnostic renderers and routing for raindrops stats endpoints: Ruby middleware text, Watcher pages, Prometheus, OpenMetrics, JSON
-//!
-//! Work in progress; see the workspace README.
+#![doc = include_str!("../README.md")]
+#![no_std]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![deny(unsafe_code)]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+#[cfg(any(test, feature = "std"))]
+extern crate std;
+
+mod float;
+mod histogram_text;
+mod json;
+mod metrics;
+mod middleware;
+mod response;
+mod router;
+mod source;
+mod text;
+mod time;
+#[cfg(feature = "tower")]
+pub mod tower;
+mod watcher;
+#[cfg(feature = "alloc")]
+mod watcher_state;
+
+pub use float::RubyFloat;
+pub use histogram_text::HistogramText;
+pub use json::{JSON_CONTENT_TYPE, render_json};
+pub use metrics::{
+    Format, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, render_openmetrics,
+    render_prometheus,
+};
+pub use middleware::{
+    Calling, MIDDLEWARE_CONTENT_TYPE, MiddlewareStats, RequestGauges, Writing,
+    render_middleware_text,
+};
+pub use response::{Body, Header, HeaderText, HeaderValue, Headers, MAX_HEADERS, Response};
+pub use router::{Request, Router};
+pub use source::{
+    Histogram, ListenerVisitor, Metric, MetricKind, Snapshot, SourceError, StatsSource,
+};
+pub use text::InlineStr;
+pub use time::{HttpDate, Iso8601, Timestamp};
+pub use watcher::{
+    MAX_ADDR_LEN, SUMMARY_HEADERS, Summary, Tail, Watcher, Which, render_index,
+    render_last_data_recv_headers, render_summary_html, render_summary_txt, summary_header_values,
+    write_tail_line,
+};
+#[cfg(feature = "alloc")]
+pub use watcher_state::WatcherState;

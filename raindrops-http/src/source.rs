@@ -1,0 +1,330 @@
+//! Where the numbers come from: the [`StatsSource`] trait the caller
+//! implements, and [`Snapshot`], a ready-made source over slices.
+
+use core::fmt;
+use core::ops::ControlFlow;
+
+use raindrops_core::{Aggregate, ListenStats};
+
+use crate::watcher::Watcher;
+
+/// The numbers the endpoints show, supplied by the caller.
+///
+/// The crate never queries the kernel itself: a server feeds it what
+/// raindrops-diag (or anything else) measured, a test feeds it fixed
+/// numbers. Every method has a default meaning "not available", so a source
+/// implements only what it has.
+///
+/// The renderers read a source several times per page (Prometheus groups
+/// samples by metric, so the listeners are visited once per metric): a
+/// source that queries the kernel should do it in [`refresh`](Self::refresh),
+/// which the [`Router`](crate::Router) calls once per request, and visit the
+/// stored result.
+///
+/// Visitors return [`ControlFlow::Break`] to stop early (a renderer does
+/// when its writer fails); a source passes that result back.
+pub trait StatsSource {
+    /// Brings the numbers up to date before a page is rendered (for example
+    /// one netlink dump); the router answers 503 when it fails.
+    fn refresh(&mut self) -> Result<(), SourceError> {
+        Ok(())
+    }
+
+    /// Requests inside the application right now (`None`: not counted
+    /// here; the middleware text then shows 0 as Ruby's fresh counters do,
+    /// the metrics leave it out).
+    fn calling(&self) -> Option<usize> {
+        None
+    }
+
+    /// Responses whose body is still being written (`None`: not counted).
+    fn writing(&self) -> Option<usize> {
+        None
+    }
+
+    /// Visits each TCP listener as `(address, stats)`, in the order to show.
+    fn tcp_listeners(&self, visit: &mut ListenerVisitor<'_>) -> ControlFlow<()> {
+        let _ = visit;
+        ControlFlow::Continue(())
+    }
+
+    /// Visits each Unix listener as `(path, stats)`, in the order to show.
+    fn unix_listeners(&self, visit: &mut ListenerVisitor<'_>) -> ControlFlow<()> {
+        let _ = visit;
+        ControlFlow::Continue(())
+    }
+
+    /// Visits user-named counters and gauges (metrics and JSON only).
+    /// Metrics with the same name must be visited one after the other.
+    fn metrics(&self, visit: &mut dyn FnMut(&Metric<'_>) -> ControlFlow<()>) -> ControlFlow<()> {
+        let _ = visit;
+        ControlFlow::Continue(())
+    }
+
+    /// Visits aggregates shown as histograms (metrics and JSON only).
+    /// Histograms with the same name must be visited one after the other.
+    fn histograms(
+        &self,
+        visit: &mut dyn FnMut(&Histogram<'_>) -> ControlFlow<()>,
+    ) -> ControlFlow<()> {
+        let _ = visit;
+        ControlFlow::Continue(())
+    }
+
+    /// The `last_data_recv` aggregate (milliseconds a client waited before
+    /// its first data was read), for Ruby's `LastDataRecv` page.
+    fn last_data_recv(&self) -> Option<&Aggregate> {
+        None
+    }
+
+    /// The sampled history behind the Watcher pages, if this source keeps
+    /// one (without it the Watcher paths answer 404).
+    fn watcher(&mut self) -> Option<&mut dyn Watcher> {
+        None
+    }
+}
+
+/// The visitor type of [`StatsSource::tcp_listeners`] and
+/// [`StatsSource::unix_listeners`].
+pub type ListenerVisitor<'a> = dyn FnMut(&str, &ListenStats) -> ControlFlow<()> + 'a;
+
+/// Why a [`StatsSource`] could not refresh its numbers; a small `Copy`
+/// value the router shows in a 503 answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SourceError {
+    /// What failed, for example `"netlink sock_diag dump"`.
+    pub what: &'static str,
+    /// The `errno` value, if the failure was a system call.
+    pub errno: Option<i32>,
+}
+
+impl fmt::Display for SourceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.what)?;
+        match self.errno {
+            Some(e) => write!(f, " failed (errno {e})"),
+            None => f.write_str(" failed"),
+        }
+    }
+}
+
+impl core::error::Error for SourceError {}
+
+/// Whether a [`Metric`] only grows (a counter) or goes up and down (a gauge).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MetricKind {
+    /// Only grows; exported with a `_total` suffix.
+    Counter,
+    /// Goes up and down.
+    Gauge,
+}
+
+/// A user-named counter or gauge, such as a member of a
+/// [`named_counters!`](raindrops_core::named_counters) type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Metric<'a> {
+    /// The metric name; characters Prometheus does not allow become `_`. For
+    /// a counter, a `_total` suffix is added unless present.
+    pub name: &'a str,
+    /// One line saying what it counts (the `# HELP` text).
+    pub help: &'a str,
+    /// Counter or gauge.
+    pub kind: MetricKind,
+    /// Label names and values; the same names for every metric of one name.
+    pub labels: &'a [(&'a str, &'a str)],
+    /// The value.
+    pub value: u64,
+}
+
+impl<'a> Metric<'a> {
+    /// A metric without labels.
+    pub const fn new(name: &'a str, help: &'a str, kind: MetricKind, value: u64) -> Self {
+        Metric {
+            name,
+            help,
+            kind,
+            labels: &[],
+            value,
+        }
+    }
+}
+
+/// An [`Aggregate`] exported as a histogram.
+#[derive(Clone, Copy, Debug)]
+pub struct Histogram<'a> {
+    /// The metric name (sanitised like [`Metric::name`]).
+    pub name: &'a str,
+    /// The `# HELP` text.
+    pub help: &'a str,
+    /// Label names and values (no `le`, which the renderer adds).
+    pub labels: &'a [(&'a str, &'a str)],
+    /// The samples.
+    pub aggregate: &'a Aggregate,
+}
+
+/// A [`StatsSource`] over numbers the caller already has in slices; `N` is
+/// any string type (`&str`, `String`).
+///
+/// ```
+/// use raindrops_core::ListenStats;
+/// use raindrops_http::{render_middleware_text, Snapshot};
+/// let tcp = [("127.0.0.1:8080", ListenStats::new(1, 0))];
+/// let snap = Snapshot { calling: Some(2), tcp: &tcp, ..Snapshot::new() };
+/// let mut body = String::new();
+/// render_middleware_text(&snap, &mut body).unwrap();
+/// assert_eq!(body, "calling: 2\nwriting: 0\n127.0.0.1:8080 active: 1\n127.0.0.1:8080 queued: 0\n");
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct Snapshot<'a, N = &'a str> {
+    /// Requests inside the application.
+    pub calling: Option<usize>,
+    /// Responses being written.
+    pub writing: Option<usize>,
+    /// TCP listeners in display order.
+    pub tcp: &'a [(N, ListenStats)],
+    /// Unix listeners in display order.
+    pub unix: &'a [(N, ListenStats)],
+    /// User-named counters and gauges.
+    pub metrics: &'a [Metric<'a>],
+    /// Aggregates shown as histograms.
+    pub histograms: &'a [Histogram<'a>],
+    /// The `last_data_recv` aggregate.
+    pub last_data_recv: Option<&'a Aggregate>,
+}
+
+impl<N> Snapshot<'_, N> {
+    /// Nothing known.
+    pub const fn new() -> Self {
+        Snapshot {
+            calling: None,
+            writing: None,
+            tcp: &[],
+            unix: &[],
+            metrics: &[],
+            histograms: &[],
+            last_data_recv: None,
+        }
+    }
+}
+
+impl<N> Default for Snapshot<'_, N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn visit_slice<N: AsRef<str>>(
+    items: &[(N, ListenStats)],
+    visit: &mut ListenerVisitor<'_>,
+) -> ControlFlow<()> {
+    for (name, stats) in items {
+        visit(name.as_ref(), stats)?;
+    }
+    ControlFlow::Continue(())
+}
+
+impl<N: AsRef<str>> StatsSource for Snapshot<'_, N> {
+    fn calling(&self) -> Option<usize> {
+        self.calling
+    }
+    fn writing(&self) -> Option<usize> {
+        self.writing
+    }
+    fn tcp_listeners(&self, visit: &mut ListenerVisitor<'_>) -> ControlFlow<()> {
+        visit_slice(self.tcp, visit)
+    }
+    fn unix_listeners(&self, visit: &mut ListenerVisitor<'_>) -> ControlFlow<()> {
+        visit_slice(self.unix, visit)
+    }
+    fn metrics(&self, visit: &mut dyn FnMut(&Metric<'_>) -> ControlFlow<()>) -> ControlFlow<()> {
+        for m in self.metrics {
+            visit(m)?;
+        }
+        ControlFlow::Continue(())
+    }
+    fn histograms(
+        &self,
+        visit: &mut dyn FnMut(&Histogram<'_>) -> ControlFlow<()>,
+    ) -> ControlFlow<()> {
+        for h in self.histograms {
+            visit(h)?;
+        }
+        ControlFlow::Continue(())
+    }
+    fn last_data_recv(&self) -> Option<&Aggregate> {
+        self.last_data_recv
+    }
+}
+
+impl<S: StatsSource + ?Sized> StatsSource for &mut S {
+    fn refresh(&mut self) -> Result<(), SourceError> {
+        (**self).refresh()
+    }
+    fn calling(&self) -> Option<usize> {
+        (**self).calling()
+    }
+    fn writing(&self) -> Option<usize> {
+        (**self).writing()
+    }
+    fn tcp_listeners(&self, visit: &mut ListenerVisitor<'_>) -> ControlFlow<()> {
+        (**self).tcp_listeners(visit)
+    }
+    fn unix_listeners(&self, visit: &mut ListenerVisitor<'_>) -> ControlFlow<()> {
+        (**self).unix_listeners(visit)
+    }
+    fn metrics(&self, visit: &mut dyn FnMut(&Metric<'_>) -> ControlFlow<()>) -> ControlFlow<()> {
+        (**self).metrics(visit)
+    }
+    fn histograms(
+        &self,
+        visit: &mut dyn FnMut(&Histogram<'_>) -> ControlFlow<()>,
+    ) -> ControlFlow<()> {
+        (**self).histograms(visit)
+    }
+    fn last_data_recv(&self) -> Option<&Aggregate> {
+        (**self).last_data_recv()
+    }
+    fn watcher(&mut self) -> Option<&mut dyn Watcher> {
+        (**self).watcher()
+    }
+}
+
+/// Runs `f` on each listener (TCP first, then Unix), turning a writer
+/// error into a stop and giving it back.
+pub(crate) fn each_listener<S: StatsSource + ?Sized>(
+    source: &S,
+    mut f: impl FnMut(&str, &ListenStats) -> fmt::Result,
+) -> fmt::Result {
+    let mut res = Ok(());
+    let mut visit = |name: &str, stats: &ListenStats| match f(name, stats) {
+        Ok(()) => ControlFlow::Continue(()),
+        Err(e) => {
+            res = Err(e);
+            ControlFlow::Break(())
+        }
+    };
+    if source.tcp_listeners(&mut visit).is_continue() {
+        let _ = source.unix_listeners(&mut visit);
+    }
+    res
+}
+
+/// Whether any listener has `pick(stats)` set.
+pub(crate) fn any_listener<S: StatsSource + ?Sized>(
+    source: &S,
+    pick: impl Fn(&ListenStats) -> bool,
+) -> bool {
+    let mut found = false;
+    let mut visit = |_: &str, s: &ListenStats| {
+        if pick(s) {
+            found = true;
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    };
+    if source.tcp_listeners(&mut visit).is_continue() {
+        let _ = source.unix_listeners(&mut visit);
+    }
+    found
+}
