@@ -1,3 +1,50 @@
-//! Per-listener active and queued connection counts from the Linux kernel over netlink sock_diag (inet_diag, unix_diag)
-//!
-//! Work in progress; see the workspace README.
+#![doc = include_str!("../README.md")]
+#![no_std]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
+#![forbid(unsafe_code)]
+
+#[cfg(all(feature = "std", not(test)))]
+extern crate std;
+#[cfg(test)]
+#[macro_use]
+extern crate std;
+
+#[cfg(all(test, feature = "std"))]
+mod capture;
+mod error;
+mod name;
+pub mod proc_unix;
+mod table;
+pub mod wire;
+
+#[cfg(feature = "std")]
+mod connections;
+#[cfg(feature = "std")]
+mod diag;
+#[cfg(feature = "socket")]
+mod query;
+#[cfg(feature = "socket")]
+mod socket;
+#[cfg(feature = "std")]
+mod stats;
+
+pub use error::{Errno, Error};
+pub use name::{UNIX_NAME_CAPACITY, UnixName};
+pub use table::{ListenerTable, TcpCounter, TcpTable, UnixCounter, UnixTable};
+
+#[cfg(feature = "std")]
+pub use connections::{ConnQuery, Connection, Connections};
+#[cfg(feature = "std")]
+pub use diag::{Diag, PROC_NET_UNIX, tcp_listener_stats, unix_listener_stats};
+#[cfg(feature = "std")]
+pub use error::QueryError;
+#[cfg(feature = "socket")]
+pub use query::TcpQuery;
+#[cfg(feature = "socket")]
+pub use socket::{DiagSocket, RECV_BUFFER_LEN};
+#[cfg(feature = "std")]
+pub use stats::ListenerStats;
+
+/// The per-listener numbers, re-exported from raindrops-core.
+pub use raindrops_core::ListenStats;

@@ -15,6 +15,8 @@
 //! assert_eq!(out.trim(), "64");
 //! ```
 
+pub mod diag;
+
 use std::collections::HashMap;
 use std::process::{Command, Output, Stdio};
 use std::sync::{Mutex, OnceLock};

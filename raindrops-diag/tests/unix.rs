@@ -1,0 +1,192 @@
+//! SPEC §2, Unix sockets: paths, symlinks, abstract names, every
+//! listener, the /proc/net/unix fallback, and the Ruby gem as the oracle.
+
+mod common;
+use common::ours;
+use raindrops_diag::Diag;
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};
+use std::path::PathBuf;
+
+struct TempDir(PathBuf);
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        let p = std::env::temp_dir().join(format!(
+            "rd-diag-{tag}-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+    fn path(&self, name: &str) -> String {
+        self.0.join(name).to_str().unwrap().to_string()
+    }
+}
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn unique_abstract(tag: &str) -> String {
+    format!("rd-diag-{tag}-{}", std::process::id())
+}
+
+fn ruby_unix(args: &[&str]) -> Option<Vec<(String, (u32, u32))>> {
+    common::ruby_stats("unix_listener_stats", args)
+}
+
+#[test]
+fn path_listener_queued_active_backlog() {
+    let dir = TempDir::new("path");
+    let p = dir.path("with space.sock");
+    let l = UnixListener::bind(&p).unwrap();
+    let clients: Vec<_> = (0..4).map(|_| UnixStream::connect(&p).unwrap()).collect();
+    let served: Vec<_> = (0..3).map(|_| l.accept().unwrap().0).collect();
+    let mut d = Diag::new().unwrap();
+    let s = d.unix_listener_stats(&[&p]).unwrap();
+    let v = s.get(&p).unwrap();
+    assert_eq!((v.active, v.queued), (3, 1));
+    assert_eq!(v.backlog, None);
+    if let Some(rb) = ruby_unix(&[&p]) {
+        assert_eq!(rb, ours(&s));
+    }
+    // A client that hangs up leaves the accepted socket open: still active
+    // (as in Ruby) until the server closes it.
+    drop(clients);
+    let s = d.unix_listener_stats(&[&p]).unwrap();
+    assert_eq!(s.get(&p).unwrap().active, 3);
+    if let Some(rb) = ruby_unix(&[&p]) {
+        assert_eq!(rb, ours(&s));
+    }
+    drop(served);
+    let s = d.unix_listener_stats(&[&p]).unwrap();
+    assert_eq!(
+        (s.get(&p).unwrap().active, s.get(&p).unwrap().queued),
+        (0, 1)
+    );
+}
+
+#[test]
+fn symlinks_report_target_and_link() {
+    let dir = TempDir::new("link");
+    let target = dir.path("real.sock");
+    let abs_link = dir.path("abs.link");
+    let rel_link = dir.path("rel.link");
+    let chain = dir.path("chain.link");
+    let l = UnixListener::bind(&target).unwrap();
+    std::os::unix::fs::symlink(&target, &abs_link).unwrap();
+    std::os::unix::fs::symlink("real.sock", &rel_link).unwrap();
+    std::os::unix::fs::symlink(&rel_link, &chain).unwrap();
+    let _c: Vec<_> = (0..3)
+        .map(|_| UnixStream::connect(&abs_link).unwrap())
+        .collect();
+    let _s = l.accept().unwrap();
+    let mut d = Diag::new().unwrap();
+    let s = d.unix_listener_stats(&[&abs_link]).unwrap();
+    assert_eq!(
+        s.names().collect::<Vec<_>>(),
+        [target.as_str(), abs_link.as_str()]
+    );
+    assert_eq!(s.get(&target), s.get(&abs_link));
+    assert_eq!(
+        (
+            s.get(&target).unwrap().active,
+            s.get(&target).unwrap().queued
+        ),
+        (1, 2)
+    );
+    if let Some(rb) = ruby_unix(&[&abs_link]) {
+        assert_eq!(rb, ours(&s));
+    }
+    // Relative links and chains are resolved to the target too.
+    for link in [&rel_link, &chain] {
+        let s = d.unix_listener_stats(&[link.as_str()]).unwrap();
+        assert_eq!(
+            s.names().collect::<Vec<_>>(),
+            [target.as_str(), link.as_str()]
+        );
+        assert_eq!(s.get(link).unwrap().queued, 2);
+    }
+    // Asking for the target and the link: each name once.
+    let s = d.unix_listener_stats(&[&target, &abs_link]).unwrap();
+    assert_eq!(s.len(), 2);
+}
+
+#[test]
+fn abstract_names() {
+    let name = unique_abstract("abs");
+    let addr = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+    let l = UnixListener::bind_addr(&addr).unwrap();
+    let _c: Vec<_> = (0..2)
+        .map(|_| UnixStream::connect_addr(&addr).unwrap())
+        .collect();
+    let _s = l.accept().unwrap();
+    let key = format!("@{name}");
+    let mut d = Diag::new().unwrap();
+    let s = d.unix_listener_stats(&[&key]).unwrap();
+    assert_eq!(
+        (s.get(&key).unwrap().active, s.get(&key).unwrap().queued),
+        (1, 1)
+    );
+    let all = d.unix_listener_stats_all().unwrap();
+    assert_eq!(all.get(&key), s.get(&key));
+    if let Some(rb) = ruby_unix(&[&key]) {
+        assert_eq!(rb, ours(&s));
+    }
+}
+
+#[test]
+fn missing_paths_are_zero_and_all_lists_unused_listeners() {
+    let dir = TempDir::new("all");
+    let unused = dir.path("unused.sock");
+    let busy = dir.path("busy.sock");
+    let _u = UnixListener::bind(&unused).unwrap();
+    let b = UnixListener::bind(&busy).unwrap();
+    let _c = UnixStream::connect(&busy).unwrap();
+    let _s = b.accept().unwrap();
+    let _c2 = UnixStream::connect(&busy).unwrap();
+    let nowhere = dir.path("nowhere.sock");
+    let mut d = Diag::new().unwrap();
+    let s = d.unix_listener_stats(&[&nowhere, &busy]).unwrap();
+    assert_eq!(
+        ours(&s),
+        [(nowhere.clone(), (0, 0)), (busy.clone(), (1, 1))]
+    );
+    if let Some(rb) = ruby_unix(&[&nowhere, &busy]) {
+        assert_eq!(rb, ours(&s));
+    }
+    let all = d.unix_listener_stats_all().unwrap();
+    assert_eq!(all.get(&unused).map(|s| (s.active, s.queued)), Some((0, 0)));
+    assert_eq!(all.get(&busy).map(|s| (s.active, s.queued)), Some((1, 1)));
+    assert!(!all.contains(&nowhere));
+    let names: Vec<&str> = all.names().collect();
+    let mut sorted = names.clone();
+    sorted.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    assert_eq!(names, sorted);
+    if let Some(rb) = ruby_unix(&[]) {
+        for k in [&unused, &busy] {
+            let r = rb.iter().find(|(n, _)| n == k).map(|x| x.1);
+            assert_eq!(r, all.get(k).map(|s| (s.active, s.queued)), "{k}");
+        }
+    }
+}
+
+#[test]
+fn proc_fallback_agrees_with_unix_diag() {
+    let dir = TempDir::new("proc");
+    let p = dir.path("p.sock");
+    let l = UnixListener::bind(&p).unwrap();
+    let _c: Vec<_> = (0..5).map(|_| UnixStream::connect(&p).unwrap()).collect();
+    let _s: Vec<_> = (0..2).map(|_| l.accept().unwrap().0).collect();
+    let link = dir.path("p.link");
+    std::os::unix::fs::symlink(&p, &link).unwrap();
+    let mut d = Diag::new().unwrap();
+    let net = d.unix_listener_stats(&[&link]).unwrap();
+    let proc_ = d.unix_listener_stats_proc(&[&link]).unwrap();
+    assert_eq!(ours(&net), ours(&proc_));
+    let all_proc = d.unix_listener_stats_proc::<&str>(&[]).unwrap();
+    assert_eq!(all_proc.get(&p).map(|s| (s.active, s.queued)), Some((2, 3)));
+}
