@@ -87,8 +87,9 @@ pub(crate) fn write_ruby_float<W: fmt::Write + ?Sized>(w: &mut W, x: f64) -> fmt
 }
 
 /// The mean as the Ruby `aggregate` gem computes it: the floating-point
-/// sum divided by the count (NaN without samples).
-pub(crate) fn ruby_mean(a: &Aggregate) -> f64 {
+/// sum divided by the count (NaN without samples). Print it with
+/// [`RubyFloat`] for Ruby's digits.
+pub fn ruby_mean(a: &Aggregate) -> f64 {
     a.sum() as f64 / a.count() as f64
 }
 
@@ -98,7 +99,7 @@ pub(crate) fn ruby_mean(a: &Aggregate) -> f64 {
 /// connection count) the gem's running float sums are exact, so feeding the
 /// exact integer moments gives Ruby's digits. Where Ruby would raise
 /// (a negative radicand from rounding), this gives NaN.
-pub(crate) fn ruby_std_dev(a: &Aggregate) -> f64 {
+pub fn ruby_std_dev(a: &Aggregate) -> f64 {
     let n = a.count() as f64;
     let s = a.sum() as f64;
     let s2 = match a.sum_of_squares() {

@@ -24,7 +24,7 @@ mod watcher;
 #[cfg(feature = "alloc")]
 mod watcher_state;
 
-pub use float::RubyFloat;
+pub use float::{RubyFloat, ruby_mean, ruby_std_dev};
 pub use histogram_text::HistogramText;
 pub use json::{JSON_CONTENT_TYPE, render_json};
 pub use metrics::{
@@ -40,7 +40,7 @@ pub use router::{Request, Router};
 pub use source::{
     Histogram, ListenerVisitor, Metric, MetricKind, Snapshot, SourceError, StatsSource,
 };
-pub use text::InlineStr;
+pub use text::{InlineStr, JsonString};
 pub use time::{HttpDate, Iso8601, Timestamp};
 pub use watcher::{
     MAX_ADDR_LEN, SUMMARY_HEADERS, Summary, Tail, Watcher, Which, render_index,

@@ -169,6 +169,23 @@ pub(crate) fn help_text<W: fmt::Write + ?Sized>(w: &mut W, s: &str, quote: bool)
     })
 }
 
+/// Displays a string as a JSON string literal, quotes included, escaped
+/// as [`render_json`](crate::render_json) escapes it.
+///
+/// ```
+/// assert_eq!(raindrops_http::JsonString("a\"b\n").to_string(), r#""a\"b\n""#);
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct JsonString<'a>(pub &'a str);
+
+impl fmt::Display for JsonString<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"")?;
+        json_string(f, self.0)?;
+        f.write_str("\"")
+    }
+}
+
 /// A JSON string body (without the quotes).
 pub(crate) fn json_string<W: fmt::Write + ?Sized>(w: &mut W, s: &str) -> fmt::Result {
     let mut start = 0;

@@ -1,0 +1,122 @@
+//! The line formats of the Ruby gem's `linux-listener-stats.rb`, byte for byte.
+//!
+//! Ruby prints `format("%20s % Ns % 10u % 10u\n", time, addr, active, queued)`
+//! with `N` the length of the longest address (at least 7, the length of
+//! "address", at most 35), and the header with the same format where every
+//! `u` is an `s`.
+
+use std::fmt::Write as _;
+
+/// The narrowest and widest address column.
+pub(crate) const MIN_WIDTH: usize = "address".len();
+/// Addresses longer than this are printed in full, unpadded.
+pub(crate) const MAX_WIDTH: usize = 35;
+
+/// The address column width for `addrs`: the longest byte length, at least
+/// 7, at most 35 (as the Ruby script computes it).
+pub(crate) fn address_width<'a>(addrs: impl IntoIterator<Item = &'a str>) -> usize {
+    addrs
+        .into_iter()
+        .map(str::len)
+        .fold(MIN_WIDTH, usize::max)
+        .min(MAX_WIDTH)
+}
+
+/// Ruby's `% 10u`: a space flag (a blank where a sign would go) and a width
+/// of 10, so values of 10 digits or more take an extra column.
+fn push_u10(out: &mut String, n: u64) {
+    let _ = write!(out, "{:>10}", format!(" {n}"));
+}
+
+/// `%20s`: right-aligned in 20 columns, never truncated.
+fn push_s(out: &mut String, s: &str, width: usize) {
+    let _ = write!(out, "{s:>width$}");
+}
+
+/// The header line, printed on stderr.
+pub(crate) fn header(width: usize, drops: bool) -> String {
+    let mut out = String::new();
+    push_s(&mut out, "timestamp", 20);
+    out.push(' ');
+    push_s(&mut out, "address", width);
+    out.push(' ');
+    push_s(&mut out, "active", 10);
+    out.push(' ');
+    push_s(&mut out, "queued", 10);
+    if drops {
+        out.push(' ');
+        push_s(&mut out, "drops", 10);
+    }
+    out.push('\n');
+    out
+}
+
+/// One sample line: `%20s % Ns % 10u % 10u\n` (plus `% 10u` for drops when
+/// asked; `-` where a listener has no drop counter).
+pub(crate) fn sample_line(
+    out: &mut String,
+    time: &str,
+    addr: &str,
+    width: usize,
+    active: u64,
+    queued: u64,
+    drops: Option<Option<u64>>,
+) {
+    push_s(out, time, 20);
+    out.push(' ');
+    push_s(out, addr, width);
+    out.push(' ');
+    push_u10(out, active);
+    out.push(' ');
+    push_u10(out, queued);
+    match drops {
+        None => {}
+        Some(Some(d)) => {
+            out.push(' ');
+            push_u10(out, d);
+        }
+        Some(None) => {
+            out.push(' ');
+            push_s(out, "-", 10);
+        }
+    }
+    out.push('\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn widths() {
+        assert_eq!(address_width(["1:2"]), 7);
+        assert_eq!(address_width(["127.0.0.1:8080", "/tmp/s"]), 14);
+        assert_eq!(address_width(["/".repeat(50).as_str()]), 35);
+        assert_eq!(address_width(std::iter::empty()), 7);
+    }
+
+    #[test]
+    fn lines() {
+        let mut s = String::new();
+        sample_line(
+            &mut s,
+            "2026-11-29T21:42:23Z",
+            "127.0.0.1:8080",
+            14,
+            1,
+            0,
+            None,
+        );
+        assert_eq!(
+            s,
+            "2026-11-29T21:42:23Z 127.0.0.1:8080          1          0\n"
+        );
+        let mut s = String::new();
+        sample_line(&mut s, "t", "a", 7, 1234567890, 12345678901, None);
+        assert_eq!(s, "                   t       a  1234567890  12345678901\n");
+        assert_eq!(
+            header(7, false),
+            "           timestamp address     active     queued\n"
+        );
+    }
+}

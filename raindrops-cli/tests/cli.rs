@@ -1,0 +1,451 @@
+//! The `raindrops` binary against real sockets on loopback, with ground
+//! truth built here, and against the Ruby gem's own script.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_raindrops");
+
+fn raindrops(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run raindrops")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A listener on 127.0.0.1 with `accepted` accepted clients and `queued`
+/// clients left in the accept queue.
+struct Fixture {
+    addr: String,
+    _listener: TcpListener,
+    _clients: Vec<TcpStream>,
+    _accepted: Vec<TcpStream>,
+}
+
+fn fixture(accepted: usize, queued: usize) -> Fixture {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let mut clients = Vec::new();
+    let mut acc = Vec::new();
+    for _ in 0..accepted {
+        clients.push(TcpStream::connect(&addr).unwrap());
+        acc.push(listener.accept().unwrap().0);
+    }
+    for _ in 0..queued {
+        clients.push(TcpStream::connect(&addr).unwrap());
+    }
+    Fixture {
+        addr,
+        _listener: listener,
+        _clients: clients,
+        _accepted: acc,
+    }
+}
+
+#[test]
+fn listeners_json_and_table_show_ground_truth() {
+    let f = fixture(2, 3);
+    let out = raindrops(&["listeners", "--format", "json", &f.addr]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let s = text(&out.stdout);
+    assert_eq!(
+        s,
+        format!(
+            "[\n  {{\"address\": \"{}\", \"type\": \"tcp\", \"active\": 2, \"queued\": 3, \"backlog\": 128, \"drops\": 0, \"syn_recv\": null}}\n]\n",
+            f.addr
+        )
+    );
+    let out = raindrops(&["listeners", &f.addr]);
+    let s = text(&out.stdout);
+    let line = s.lines().nth(1).unwrap();
+    let cols: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(cols, [f.addr.as_str(), "2", "3", "128", "0"]);
+    let out = raindrops(&[
+        "listeners",
+        "--queued-only",
+        "--format",
+        "raindrops",
+        &f.addr,
+    ]);
+    assert_eq!(
+        text(&out.stdout),
+        format!("{0} active: 0\n{0} queued: 3\n", f.addr)
+    );
+}
+
+#[test]
+fn no_arguments_lists_every_listener() {
+    let f = fixture(0, 1);
+    let out = raindrops(&[]);
+    assert!(out.status.success());
+    let s = text(&out.stdout);
+    assert!(s.starts_with("ADDRESS"), "{s}");
+    assert!(
+        s.lines()
+            .any(|l| l.split_whitespace().next() == Some(f.addr.as_str())),
+        "{s}"
+    );
+}
+
+#[test]
+fn bad_usage_exits_2_with_one_line_and_no_stdout() {
+    for args in [
+        &["listeners", "127.0.0.1"][..],
+        &["listeners", "1.2.3.4:99999"],
+        &["watch"],
+        &["watch", "-d", "-1", "127.0.0.1:1"],
+        &["listeners", "--format", "yaml"],
+        &["connections", "nope"],
+        &["counters", "shm:raindrops-cli-test-does-not-exist"],
+        &["serve", "--listen", "not-an-address"],
+        &["check", "--max-saturation", "2"],
+        &["listeners", "--queued-only", "--format", "prometheus"],
+    ] {
+        let out = raindrops(args);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(out.stdout.is_empty(), "{args:?}");
+        let err = text(&out.stderr);
+        assert!(!err.is_empty(), "{args:?}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("raindrops: "), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn help_has_examples() {
+    let out = raindrops(&["--help"]);
+    assert!(out.status.success());
+    let s = text(&out.stdout);
+    assert!(
+        s.contains("Examples:") && s.contains("raindrops watch"),
+        "{s}"
+    );
+    for sub in [
+        "listeners",
+        "watch",
+        "serve",
+        "connections",
+        "counters",
+        "check",
+    ] {
+        let out = raindrops(&[sub, "--help"]);
+        assert!(out.status.success(), "{sub}");
+    }
+}
+
+#[test]
+fn watch_prints_ruby_lines_and_stops_after_count() {
+    let f = fixture(1, 2);
+    let out = raindrops(&["watch", "-d", "0", "-n", "3", &f.addr]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let s = text(&out.stdout);
+    let lines: Vec<&str> = s.lines().collect();
+    assert_eq!(lines.len(), 3, "{s}");
+    let width = f.addr.len().max(7);
+    for l in lines {
+        // %20s % Ns % 10u % 10u
+        assert_eq!(l.len(), 20 + 1 + width + 1 + 10 + 1 + 10, "{l:?}");
+        assert!(
+            l.ends_with(&format!("{} {:>10} {:>10}", f.addr, 1, 2)),
+            "{l:?}"
+        );
+        assert!(l[..20].ends_with('Z') && l.as_bytes()[10] == b'T', "{l:?}");
+    }
+    let err = text(&out.stderr);
+    assert!(err.contains("USR1(dump_aggregate) and USR2(reset) handlers ready for PID="));
+    assert!(err.lines().any(|l| l
+        == format!(
+            "           timestamp {:>width$}     active     queued",
+            "address"
+        )));
+    // The threshold hides listeners with fewer queued connections.
+    let out = raindrops(&["watch", "-t", "3", &f.addr]);
+    assert!(out.status.success());
+    assert!(out.stdout.is_empty());
+    let out = raindrops(&["watch", "--drops", &f.addr]);
+    assert!(text(&out.stdout).ends_with(&format!("{:>10} {:>10} {:>10}\n", 1, 2, 0)));
+}
+
+#[test]
+fn watch_matches_the_ruby_script() {
+    let script = "/usr/share/doc/ruby-raindrops/examples/linux-listener-stats.rb";
+    if raindrops_testutil::ruby_missing(&["raindrops"]).is_some()
+        || !std::path::Path::new(script).exists()
+    {
+        let _: Option<()> = raindrops_testutil::skip("ruby-raindrops and its example script");
+        return;
+    }
+    let f = fixture(2, 1);
+    let unix_dir = tempdir();
+    let sock = format!("{unix_dir}/s.sock");
+    let _ul = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let _uc = std::os::unix::net::UnixStream::connect(&sock).unwrap();
+    for args in [
+        vec![f.addr.as_str()],
+        vec![f.addr.as_str(), sock.as_str()],
+        vec![sock.as_str()],
+    ] {
+        let ruby = Command::new("ruby")
+            .arg(script)
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(ruby.status.success(), "{}", text(&ruby.stderr));
+        let ours = raindrops(&[&["watch"][..], &args].concat());
+        assert!(ours.status.success());
+        // Same lines after the 20-column timestamp; same header.
+        let strip = |o: &Output| -> Vec<String> {
+            text(&o.stdout)
+                .lines()
+                .map(|l| l[20..].to_string())
+                .collect()
+        };
+        assert_eq!(strip(&ours), strip(&ruby), "{args:?}");
+        assert_eq!(text(&ours.stderr), text(&ruby.stderr), "{args:?}");
+    }
+    let _ = std::fs::remove_dir_all(unix_dir);
+}
+
+fn tempdir() -> String {
+    let d = std::env::temp_dir().join(format!(
+        "raindrops-cli-{}-{:?}",
+        std::process::id(),
+        Instant::now()
+    ));
+    let d = d.to_string_lossy().replace(['{', '}', ' ', ':'], "");
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Kills the child when a failing assertion unwinds past it.
+struct Reap(std::process::Child);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn kill(pid: u32, sig: &str) {
+    let ok = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+#[test]
+fn watch_signals() {
+    let f = fixture(0, 1);
+    let mut child = Reap(
+        Command::new(BIN)
+            .args(["watch", "-d", "0.1", &f.addr])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let child = &mut child.0;
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert!(line.contains(&f.addr));
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut l = String::new();
+    while !l.contains("timestamp") {
+        l.clear();
+        err.read_line(&mut l).unwrap();
+    }
+    kill(child.id(), "-USR1");
+    let mut dump = String::new();
+    while !dump.contains("--- queued ---") || !dump.ends_with("\n\n") {
+        let mut l = String::new();
+        if err.read_line(&mut l).unwrap() == 0 {
+            break;
+        }
+        dump.push_str(&l);
+    }
+    assert!(dump.starts_with("--- active ---\ncount="), "{dump}");
+    assert!(
+        dump.contains("outliers_low=") && dump.contains("std_dev="),
+        "{dump}"
+    );
+    kill(child.id(), "-USR2");
+    kill(child.id(), "-INT");
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+}
+
+#[test]
+fn closed_pipe_exits_quietly() {
+    let f = fixture(0, 0);
+    let mut child = Reap(
+        Command::new(BIN)
+            .args(["watch", "-d", "0", &f.addr])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let child = &mut child.0;
+    let mut out = child.stdout.take().unwrap();
+    let mut buf = [0u8; 100];
+    let _ = out.read(&mut buf).unwrap();
+    drop(out);
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(!err.contains("raindrops:"), "{err}");
+}
+
+#[test]
+fn connections_lists_accepted_clients_with_tcp_info() {
+    let f = fixture(2, 0);
+    let out = raindrops(&["connections", "--format", "json", &f.addr]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let s = text(&out.stdout);
+    assert_eq!(s.matches("\"state\": \"ESTABLISHED\"").count(), 2, "{s}");
+    assert!(s.contains(&format!("\"local\": \"{}\"", f.addr)), "{s}");
+    assert!(!s.contains("\"rtt_us\": null"), "{s}");
+    let out = raindrops(&["connections", &f.addr]);
+    assert_eq!(text(&out.stdout).lines().count(), 3);
+}
+
+fn http_get(port: u16, req: &str) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn serve_answers_and_stops_on_sigterm() {
+    let f = fixture(1, 1);
+    let mut child = Reap(
+        Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "-d", "0.2", &f.addr])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let child = &mut child.0;
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut l = String::new();
+    err.read_line(&mut l).unwrap();
+    let port: u16 = l
+        .split("http://127.0.0.1:")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {l:?}"));
+    let r = http_get(port, "GET /_raindrops HTTP/1.0\r\n\r\n");
+    assert!(
+        r.starts_with("HTTP/1.0 200") || r.starts_with("HTTP/1.1 200"),
+        "{r}"
+    );
+    assert!(
+        r.ends_with(&format!(
+            "calling: 0\nwriting: 0\n{0} active: 1\n{0} queued: 1\n",
+            f.addr
+        )),
+        "{r}"
+    );
+    let r = http_get(port, "GET /metrics HTTP/1.0\r\n\r\n");
+    assert!(
+        r.contains(&format!(
+            "raindrops_listener_queued{{listener=\"{}\"}} 1",
+            f.addr
+        )),
+        "{r}"
+    );
+    let r = http_get(port, "GET / HTTP/1.0\r\n\r\n");
+    assert!(r.contains("text/html") && r.contains(&f.addr), "{r}");
+    let enc = f.addr.replace(':', "%3A");
+    let r = http_get(port, &format!("GET /queued/{enc}.txt HTTP/1.0\r\n\r\n"));
+    assert!(r.contains("X-Count: 1") || r.contains("X-Count: 2"), "{r}");
+    assert!(r.contains("X-Std-Dev: "), "{r}");
+    let r = http_get(port, "GET /nope HTTP/1.0\r\n\r\n");
+    assert!(r.contains(" 404 "), "{r}");
+    let r = http_get(port, "DELETE /metrics HTTP/1.0\r\n\r\n");
+    assert!(
+        r.contains(" 405 ") && r.to_ascii_lowercase().contains("allow: get, head"),
+        "{r}"
+    );
+    // A tail stream gets a line per sample.
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(format!("GET /tail/{enc}.txt HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .unwrap();
+    let mut r = BufReader::new(s);
+    let mut got = String::new();
+    while !got.contains(&format!("{} ", f.addr)) {
+        let mut l = String::new();
+        if r.read_line(&mut l).unwrap() == 0 {
+            break;
+        }
+        got.push_str(&l);
+    }
+    assert!(
+        got.contains(&format!("{}          1          1", f.addr)),
+        "{got}"
+    );
+    drop(r);
+    kill(child.id(), "-TERM");
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn counters_of_a_named_region() {
+    use raindrops_core::CounterArray;
+    let name = format!("raindrops-cli-test-{}", std::process::id());
+    let region = raindrops_shm::Options::new()
+        .unlink_on_drop(true)
+        .create_named(&name, 3)
+        .unwrap();
+    region.set(0, 5).unwrap();
+    region.set(2, 7).unwrap();
+    let target = format!("shm:{name}");
+    let out = raindrops(&[
+        "counters",
+        "--format",
+        "json",
+        "--names",
+        "calling,writing",
+        &target,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let s = text(&out.stdout);
+    assert!(
+        s.contains("{\"index\": 0, \"name\": \"calling\", \"value\": 5}"),
+        "{s}"
+    );
+    assert!(
+        s.contains("{\"index\": 2, \"name\": null, \"value\": 7}"),
+        "{s}"
+    );
+    let out = raindrops(&["counters", "--format", "prometheus", &target]);
+    assert!(text(&out.stdout).contains("index=\"2\""));
+}

@@ -1,0 +1,273 @@
+//! End-to-end test of the workspace: the `prefork` example (master + forked
+//! workers on one listener) with shared gauges, LastDataRecv, the stats
+//! endpoint, a worker killed mid-request, and the `raindrops` command
+//! reading it all from outside.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use raindrops_core::CounterArray;
+
+const RAINDROPS: &str = env!("CARGO_BIN_EXE_raindrops");
+
+/// `cargo test` builds the examples next to the test binaries.
+fn example() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    dir.join("examples").join("prefork")
+}
+
+struct Server {
+    child: Child,
+    out: BufReader<ChildStdout>,
+    addr: String,
+    name: String,
+    pids: Vec<i32>,
+}
+
+impl Server {
+    fn start(workers: usize) -> Server {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("raindrops-prefork-test-{}-{n}", std::process::id());
+        let mut child = Command::new(example())
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--workers",
+                &workers.to_string(),
+                "--name",
+                &name,
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("run the prefork example (built by cargo test)");
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let first = line(&mut out);
+        let addr = first
+            .split("listening on ")
+            .nth(1)
+            .and_then(|r| r.split(',').next())
+            .unwrap_or_else(|| panic!("{first:?}"))
+            .to_string();
+        let pids = (0..workers).map(|_| worker_pid(&line(&mut out))).collect();
+        Server {
+            child,
+            out,
+            addr,
+            name,
+            pids,
+        }
+    }
+
+    fn get(&self, target: &str) -> String {
+        get(&self.addr, target)
+    }
+
+    /// Polls `/_raindrops` until `want` is in it.
+    fn wait_for(&self, want: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let r = self.get("/_raindrops");
+            if r.contains(want) || Instant::now() > deadline {
+                return r;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+fn line(r: &mut impl BufRead) -> String {
+    let mut l = String::new();
+    r.read_line(&mut l).unwrap();
+    l
+}
+
+fn worker_pid(l: &str) -> i32 {
+    l.rsplit(' ')
+        .next()
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{l:?}"))
+}
+
+fn get(addr: &str, target: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(format!("GET {target} HTTP/1.0\r\n\r\n").as_bytes())
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+fn body(response: &str) -> &str {
+    response.split_once("\r\n\r\n").map_or("", |(_, b)| b)
+}
+
+#[test]
+fn gauges_stats_and_a_dead_worker() {
+    let mut srv = Server::start(2);
+    assert!(srv.get("/").ends_with("\r\n\r\nhello\n"));
+    // The stats request itself is the one active connection.
+    assert_eq!(
+        body(&srv.get("/_raindrops")),
+        format!(
+            "calling: 0\nwriting: 0\n{0} active: 1\n{0} queued: 0\n",
+            srv.addr
+        )
+    );
+
+    // A request inside the application holds `calling` up...
+    let addr = srv.addr.clone();
+    let slow = thread::spawn(move || get(&addr, "/sleep?ms=30000"));
+    let r = srv.wait_for("calling: 1\n");
+    assert!(body(&r).starts_with("calling: 1\nwriting: 0\n"), "{r}");
+    // ...in the shard of the worker serving it, visible from outside.
+    let region = raindrops_shm::Region::open_read_only(&format!("shm:{}", srv.name)).unwrap();
+    let busy = (0..2)
+        .find(|&w| region.get(w) == Ok(1))
+        .expect("a busy shard");
+    let out = Command::new(RAINDROPS)
+        .args(["counters", "--format", "json", &format!("shm:{}", srv.name)])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&format!(
+            "{{\"index\": {busy}, \"name\": null, \"value\": 1}}"
+        )),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    // Kill that worker mid-request: the master resets its shards and forks
+    // a replacement, so `calling` is right again.
+    let pid = srv.pids[busy];
+    assert!(
+        Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let reset = line(&mut srv.out);
+    assert!(
+        reset.contains(&format!(
+            "worker {busy} (pid {pid}) exited; reset its gauges (calling 1, writing 0)"
+        )),
+        "{reset}"
+    );
+    let replaced = line(&mut srv.out);
+    assert!(
+        replaced.starts_with(&format!("prefork: worker {busy} pid ")),
+        "{replaced}"
+    );
+    assert_eq!(region.get(busy), Ok(0));
+    let r = srv.wait_for("calling: 0\n");
+    assert!(body(&r).starts_with("calling: 0\nwriting: 0\n"), "{r}");
+    let cut = slow.join().unwrap();
+    assert!(cut.is_empty(), "the killed worker answered: {cut:?}");
+
+    // A body being sent holds `writing` up.
+    let addr = srv.addr.clone();
+    let streaming = thread::spawn(move || get(&addr, "/stream?ms=1500"));
+    let r = srv.wait_for("writing: 1\n");
+    assert!(body(&r).starts_with("calling: 0\nwriting: 1\n"), "{r}");
+    assert!(
+        streaming
+            .join()
+            .unwrap()
+            .ends_with("first half\nsecond half\n")
+    );
+    let r = srv.wait_for("writing: 0\n");
+    assert!(body(&r).starts_with("calling: 0\nwriting: 0\n"), "{r}");
+
+    // Prometheus from the same numbers.
+    let m = srv.get("/metrics");
+    assert!(m.contains("raindrops_calling 0\n"), "{m}");
+    assert!(
+        m.contains(&format!(
+            "raindrops_listener_active{{listener=\"{}\"}} 1",
+            srv.addr
+        )),
+        "{m}"
+    );
+
+    // SIGTERM: workers stop, the shared memory name is removed.
+    assert!(
+        Command::new("kill")
+            .arg(srv.child.id().to_string())
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(srv.child.wait().unwrap().success());
+    let mut rest = String::new();
+    srv.out.read_to_string(&mut rest).unwrap();
+    assert!(rest.contains("prefork: stopped"), "{rest}");
+    assert!(raindrops_shm::Region::open_read_only(&format!("shm:{}", srv.name)).is_err());
+}
+
+#[test]
+fn last_data_recv_measures_the_wait_in_the_accept_queue() {
+    let srv = Server::start(1);
+    // The only worker is busy for 600 ms...
+    let addr = srv.addr.clone();
+    let busy = thread::spawn(move || get(&addr, "/sleep?ms=600"));
+    // (Asked through shared memory: the busy worker cannot answer.)
+    let region = raindrops_shm::Region::open_read_only(&format!("shm:{}", srv.name)).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while region.get(0) != Ok(1) && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(5));
+    }
+    // ...so this request, its data sent at once, waits in the accept queue
+    // (TCP_DEFER_ACCEPT keeps data-less connections out of it).
+    let started = Instant::now();
+    let r = get(&srv.addr, "/");
+    let waited = started.elapsed();
+    assert!(r.ends_with("hello\n"));
+    busy.join().unwrap();
+    let r = srv.get("/last_data_recv");
+    let header = |name: &str| -> u64 {
+        r.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {r}"))
+    };
+    assert!(header("X-Count") >= 2, "{r}");
+    let max = header("X-Max");
+    // It waited at least most of the 600 ms (minus the time until the
+    // first request was inside the application), and at most as long as
+    // the client saw.
+    assert!(max >= 300, "{r}");
+    assert!(max <= waited.as_millis() as u64 + 20, "{max} vs {waited:?}");
+}
+
+#[test]
+fn the_command_sees_the_prefork_listener() {
+    let srv = Server::start(2);
+    let out = Command::new(RAINDROPS)
+        .args(["listeners", "--format", "json", &srv.addr])
+        .output()
+        .unwrap();
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        s.contains(&format!(
+            "\"address\": \"{}\", \"type\": \"tcp\", \"active\": 0, \"queued\": 0",
+            srv.addr
+        )),
+        "{s}"
+    );
+}
