@@ -38,9 +38,12 @@ pub(crate) struct ListenersArgs {
     /// Also count half-open handshakes (SYN_RECV) per TCP listener.
     #[arg(short, long)]
     pub(crate) syn_recv: bool,
-    /// TCP addresses (127.0.0.1:8080, [::1]:8080, 0.0.0.0:80) and Unix
-    /// socket paths (/run/app.sock, @abstract); none means every listener.
-    #[arg(value_name = "ADDR|PATH")]
+    /// TCP addresses and Unix socket paths; none means every listener.
+    #[arg(
+        value_name = "ADDR|PATH",
+        long_help = "TCP addresses (127.0.0.1:8080, [::1]:8080, 0.0.0.0:80) and Unix \
+                     socket paths (/run/app.sock, @abstract); none means every listener."
+    )]
     pub(crate) names: Vec<String>,
 }
 

@@ -15,13 +15,10 @@
 //! Ratios are printed at the end. Run: `cargo bench -p raindrops-diag
 //! --bench listeners`.
 
-#[path = "../tests/common/holders.rs"]
-mod holders;
-
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, black_box};
-use holders::Holders;
 use raindrops_diag::{Diag, TcpQuery};
+use raindrops_testutil::holders::Holders;
 use rustix::net::netlink::{self, SocketAddrNetlink};
 use rustix::net::{AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType};
 use std::net::{SocketAddr, TcpListener, TcpStream};

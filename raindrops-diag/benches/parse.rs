@@ -4,11 +4,7 @@
 //! same fields from every message. Run: `cargo bench -p raindrops-diag
 //! --bench parse`.
 
-#[path = "../tests/common/holders.rs"]
-mod holders;
-
 use criterion::{Criterion, black_box};
-use holders::Holders;
 use netlink_packet_core::{NetlinkMessage, NetlinkPayload};
 use netlink_packet_sock_diag::SockDiagMessage;
 use netlink_packet_sock_diag::inet::nlas::Nla;
@@ -16,6 +12,7 @@ use raindrops_diag::wire::request::{InetRequest, inet_dump};
 use raindrops_diag::wire::{
     Extensions, InetDiagAttr, InetDiagMsg, InetDiagReqV2, NlMsgType, NlMsgs, SockId, TcpStates,
 };
+use raindrops_testutil::holders::Holders;
 use rustix::net::netlink::{self, SocketAddrNetlink};
 use rustix::net::{AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType};
 use std::net::{TcpListener, TcpStream};

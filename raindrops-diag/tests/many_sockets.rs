@@ -2,11 +2,9 @@
 //! dumps of many datagrams give exact counts.
 
 mod common;
-#[path = "common/holders.rs"]
-mod holders;
 use common::*;
-use holders::Holders;
 use raindrops_diag::{ConnQuery, Diag, TcpQuery};
+use raindrops_testutil::holders::Holders;
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::OwnedFd;
 

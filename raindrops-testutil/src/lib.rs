@@ -16,6 +16,7 @@
 //! ```
 
 pub mod diag;
+pub mod holders;
 
 use std::collections::HashMap;
 use std::process::{Command, Output, Stdio};

@@ -1,7 +1,6 @@
 //! Forked holder processes that open many connections and keep them open,
 //! so a test or bench can have tens of thousands of sockets while each
 //! process stays under the per-process descriptor limit.
-#![allow(dead_code, unreachable_pub)]
 
 use std::os::fd::{FromRawFd, OwnedFd};
 
