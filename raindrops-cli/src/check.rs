@@ -1,6 +1,6 @@
 //! `raindrops check`: a health check for cron and monitoring agents that
-//! exits 3 when a listener dropped connections between two samples (or its
-//! accept queue is too full).
+//! exits 3 when a TCP listener dropped connections between two samples (or
+//! a TCP or Unix listener's accept queue is too full).
 
 use std::fmt::Write as _;
 use std::thread;
@@ -11,7 +11,7 @@ use clap::Args;
 use crate::fail::{Failure, Outcome};
 use crate::listeners::tcp_query;
 use crate::out;
-use crate::sample::{Kind, Sampler};
+use crate::sample::Sampler;
 
 /// The exit status when a check finds a problem.
 pub(crate) const UNHEALTHY: i32 = 3;
@@ -22,8 +22,8 @@ pub(crate) struct CheckArgs {
     /// Seconds between the two samples compared.
     #[arg(short, long, value_name = "SECS", default_value_t = 1.0)]
     pub(crate) interval: f64,
-    /// Also fail when queued / backlog reaches RATIO (0 to 1) in the second
-    /// sample.
+    /// Also fail when queued / backlog of a TCP or Unix listener reaches
+    /// RATIO (0 to 1) in the second sample.
     #[arg(long, value_name = "RATIO")]
     pub(crate) max_saturation: Option<f64>,
     /// Print a line for healthy listeners too.
@@ -55,7 +55,7 @@ pub(crate) fn run(args: &CheckArgs) -> Outcome {
     let after = sampler.sample()?;
     let mut report = String::new();
     let mut bad = 0usize;
-    for l in after.iter().filter(|l| l.kind == Kind::Tcp) {
+    for l in &after {
         let prev = before.iter().find(|p| p.name == l.name);
         let grew = match (prev.and_then(|p| p.stats.drops), l.stats.drops) {
             (Some(a), Some(b)) if b > a => Some(b - a),

@@ -2,7 +2,7 @@
 //! the command line (or all of them), in one reusable netlink socket.
 
 use raindrops_core::{ListenStats, is_unix_name, parse_tcp_addr};
-use raindrops_diag::{Diag, TcpQuery};
+use raindrops_diag::{Diag, TcpQuery, UnixQuery};
 
 use crate::fail::Failure;
 
@@ -79,7 +79,13 @@ impl Sampler {
             }));
         }
         if self.all || !self.unix.is_empty() {
-            let unix = self.diag.unix_listener_stats(&self.unix)?;
+            // Queued-only: a LISTEN-only dump, which also has the backlog.
+            let query = if self.query.active {
+                UnixQuery::new()
+            } else {
+                UnixQuery::queued_only()
+            };
+            let unix = self.diag.unix_listener_stats_with(&self.unix, &query)?;
             out.extend(unix.into_iter().map(|(name, stats)| Listener {
                 name,
                 kind: Kind::Unix,

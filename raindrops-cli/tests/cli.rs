@@ -449,3 +449,73 @@ fn counters_of_a_named_region() {
     let out = raindrops(&["counters", "--format", "prometheus", &target]);
     assert!(text(&out.stdout).contains("index=\"2\""));
 }
+
+/// A listener on 127.0.0.1 whose accept queue holds `backlog + 1`
+/// connections, already full.
+fn full_listener(backlog: i32) -> (TcpListener, String, Vec<TcpStream>) {
+    use std::os::fd::AsRawFd;
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    // SAFETY: listen() again on our own listening socket only changes its
+    // backlog.
+    assert_eq!(unsafe { libc::listen(l.as_raw_fd(), backlog) }, 0);
+    let addr = l.local_addr().unwrap().to_string();
+    let held = (0..=backlog)
+        .map(|_| TcpStream::connect(&addr).unwrap())
+        .collect();
+    (l, addr, held)
+}
+
+#[test]
+fn check_is_silent_when_healthy_and_exits_3_on_drops() {
+    let f = fixture(1, 1);
+    let out = raindrops(&["check", "-i", "0.1", &f.addr]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty());
+    let out = raindrops(&["check", "-i", "0.1", "-v", &f.addr]);
+    assert_eq!(text(&out.stdout), format!("{}: ok (queued 1)\n", f.addr));
+
+    let (_l, addr, _held) = full_listener(1);
+    let child = Reap(
+        Command::new(BIN)
+            .args(["check", "-i", "1.5", &addr])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    // Connections made while it waits find the queue full: the kernel
+    // drops their handshakes.
+    thread_sleep(300);
+    let sa: std::net::SocketAddr = addr.parse().unwrap();
+    for _ in 0..4 {
+        let _ = TcpStream::connect_timeout(&sa, Duration::from_millis(100));
+    }
+    let mut child = child;
+    let status = child.0.wait().unwrap();
+    let mut s = String::new();
+    child
+        .0
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut s)
+        .unwrap();
+    assert_eq!(status.code(), Some(3), "{s}");
+    assert!(s.starts_with(&format!("{addr}: dropped ")), "{s}");
+    assert!(s.contains("in 1.5s (queued 2, backlog 1)"), "{s}");
+
+    // The same full queue is reported by --max-saturation.
+    let out = raindrops(&["check", "-i", "0", "--max-saturation", "1", &addr]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        text(&out.stdout).contains(&format!(
+            "{addr}: accept queue 200% full (queued 2, backlog 1)"
+        )),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+fn thread_sleep(ms: u64) {
+    std::thread::sleep(Duration::from_millis(ms));
+}

@@ -3,7 +3,7 @@
 
 use crate::error::{Error, QueryError};
 use crate::name::UnixName;
-use crate::query::TcpQuery;
+use crate::query::{TcpQuery, UnixQuery};
 use crate::socket::{DiagSocket, RECV_BUFFER_LEN};
 use crate::stats::ListenerStats;
 use crate::table::{IndexedTable, Slots, TcpTarget, UnixTally};
@@ -203,13 +203,32 @@ impl Diag {
         &mut self,
         paths: &[S],
     ) -> Result<ListenerStats, QueryError> {
+        self.unix_listener_stats_with(paths, &UnixQuery::new())
+    }
+
+    /// [`Diag::unix_listener_stats`] counting what `query` asks for:
+    /// [`UnixQuery::queued_only`] asks the kernel for listening sockets
+    /// only (a fraction of the cost with many connections) and reports
+    /// each listener's `backlog` too; `active` is then 0.
+    ///
+    /// # Errors
+    ///
+    /// As [`Diag::unix_listener_stats`].
+    pub fn unix_listener_stats_with<S: AsRef<str>>(
+        &mut self,
+        paths: &[S],
+        query: &UnixQuery,
+    ) -> Result<ListenerStats, QueryError> {
         let wanted = resolve(paths)?;
         let names: Vec<UnixName> = wanted.iter().filter_map(|w| w.1).collect();
         if !paths.is_empty() && names.is_empty() {
             // Only names too long to be bound: nothing to ask the kernel.
             return Ok(assemble(&wanted, &self.unix, false));
         }
-        match self.sock.unix_query(&mut self.buf, &names, &mut self.unix) {
+        match self
+            .sock
+            .unix_query(&mut self.buf, &names, query, &mut self.unix)
+        {
             Ok(()) => {}
             Err(Error::Kernel(e)) if e == crate::error::Errno::NOENT => {
                 return self.unix_listener_stats_proc(paths);

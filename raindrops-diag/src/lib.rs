@@ -40,7 +40,7 @@ pub use diag::{Diag, PROC_NET_UNIX, tcp_listener_stats, unix_listener_stats};
 #[cfg(feature = "std")]
 pub use error::QueryError;
 #[cfg(feature = "socket")]
-pub use query::TcpQuery;
+pub use query::{TcpQuery, UnixQuery};
 #[cfg(feature = "socket")]
 pub use socket::{DiagSocket, RECV_BUFFER_LEN};
 #[cfg(feature = "std")]

@@ -100,6 +100,39 @@ impl Default for TcpQuery {
     }
 }
 
+/// What a Unix listener query counts.
+///
+/// [`UnixQuery::new`] (the default) counts `active` and `queued` from one
+/// dump of listening and connected sockets; [`UnixQuery::queued_only`]
+/// asks for listening sockets only, which also reports each listener's
+/// `backlog` and costs a fraction (the kernel still walks every Unix
+/// socket, but builds no message for connected ones).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct UnixQuery {
+    /// Count accepted connections (`active`); when false, `active` is 0 and
+    /// `backlog` is filled instead.
+    pub active: bool,
+}
+
+impl UnixQuery {
+    /// `active` and `queued`.
+    pub const fn new() -> Self {
+        UnixQuery { active: true }
+    }
+
+    /// `queued` and `backlog` only, from a LISTEN-only dump.
+    pub const fn queued_only() -> Self {
+        UnixQuery { active: false }
+    }
+}
+
+impl Default for UnixQuery {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// What the kernel should filter on.
 enum Filter<'a> {
     None,
@@ -261,9 +294,10 @@ impl DiagSocket {
         &mut self,
         buf: &mut [u8],
         names: &[UnixName],
+        query: &UnixQuery,
         table: &mut UnixTable<N>,
     ) -> Result<(), Error> {
-        self.unix_query(buf, names, table)
+        self.unix_query(buf, names, query, table)
     }
 
     pub(crate) fn tcp_query<S: Slots<SocketAddr>>(
@@ -425,6 +459,7 @@ impl DiagSocket {
         &mut self,
         buf: &mut [u8],
         names: &[UnixName],
+        query: &UnixQuery,
         slots: &mut S,
     ) -> Result<(), Error> {
         let tally = UnixTally {
@@ -434,13 +469,22 @@ impl DiagSocket {
             family: AF_UNIX,
             protocol: 0,
             pad: 0,
-            states: TcpStates::LISTEN | TcpStates::ESTABLISHED,
+            states: if query.active {
+                TcpStates::LISTEN | TcpStates::ESTABLISHED
+            } else {
+                TcpStates::LISTEN
+            },
             ino: 0,
-            // The queue of a listener is the list of its waiting
-            // connections (ICONS, reported for listeners only); RQLEN
-            // would add its backlog but costs every socket an attribute
-            // and the kernel about 20% more time.
-            show: UnixShow::NAME | UnixShow::ICONS,
+            // With connected sockets in the dump, the queue of a listener
+            // is the list of its waiting connections (ICONS, reported for
+            // listeners only): RQLEN would add the backlog but costs every
+            // socket an attribute and the kernel about 20% more time. A
+            // LISTEN-only dump can afford RQLEN, which has the backlog.
+            show: if query.active {
+                UnixShow::NAME | UnixShow::ICONS
+            } else {
+                UnixShow::NAME | UnixShow::RQLEN
+            },
             cookie: [!0, !0],
         };
         for _ in 0..MAX_RESTARTS {

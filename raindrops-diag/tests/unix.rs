@@ -3,7 +3,7 @@
 
 mod common;
 use common::ours;
-use raindrops_diag::Diag;
+use raindrops_diag::{Diag, UnixQuery};
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};
 use std::path::PathBuf;
@@ -66,6 +66,37 @@ fn path_listener_queued_active_backlog() {
     assert_eq!(
         (s.get(&p).unwrap().active, s.get(&p).unwrap().queued),
         (0, 1)
+    );
+}
+
+#[test]
+fn queued_only_reports_the_backlog() {
+    let dir = TempDir::new("queued-only");
+    let p = dir.path("q.sock");
+    let l = UnixListener::bind(&p).unwrap();
+    // Listening again sets the backlog to one we know.
+    rustix::net::listen(&l, 7).unwrap();
+    let _clients: Vec<_> = (0..5).map(|_| UnixStream::connect(&p).unwrap()).collect();
+    let _served: Vec<_> = (0..2).map(|_| l.accept().unwrap().0).collect();
+    let mut d = Diag::new().unwrap();
+    let s = d
+        .unix_listener_stats_with(&[&p], &UnixQuery::queued_only())
+        .unwrap();
+    let v = s.get(&p).unwrap();
+    assert_eq!((v.active, v.queued, v.backlog), (0, 3, Some(7)));
+    // Every listener, too.
+    let all = d
+        .unix_listener_stats_with::<&str>(&[], &UnixQuery::queued_only())
+        .unwrap();
+    assert_eq!(all.get(&p), Some(v));
+    // The full query agrees on queued.
+    assert_eq!(
+        d.unix_listener_stats(&[&p])
+            .unwrap()
+            .get(&p)
+            .unwrap()
+            .queued,
+        3
     );
 }
 
