@@ -41,13 +41,14 @@ use std::time::Duration;
 
 use raindrops_core::{ListenStats, Sharded};
 use raindrops_diag::Diag;
-use raindrops_http::{Body, Request, RequestGauges, Router, Snapshot};
+use raindrops_http::{Body, Metric, MetricKind, Request, RequestGauges, Router, Snapshot};
 use raindrops_shm::{Options, Region, SharedAggregate};
 use raindrops_tcpinfo::LastDataRecv;
 
 /// What every worker shares with the master.
 struct Shared {
-    /// `2 * workers` padded slots: `calling` shards, then `writing` shards.
+    /// `3 * workers` padded slots: `calling` shards, `writing` shards, then
+    /// `requests` shards (responses completed).
     gauges: Region,
     /// Milliseconds clients waited between connecting and sending data.
     waited_ms: SharedAggregate,
@@ -62,7 +63,16 @@ impl Shared {
 
     fn writing(&self) -> Sharded<'_> {
         let slots = self.gauges.slots().unwrap_or_default();
-        Sharded::new(slots.get(self.workers..).unwrap_or_default())
+        Sharded::new(
+            slots
+                .get(self.workers..2 * self.workers)
+                .unwrap_or_default(),
+        )
+    }
+
+    fn requests(&self) -> Sharded<'_> {
+        let slots = self.gauges.slots().unwrap_or_default();
+        Sharded::new(slots.get(2 * self.workers..).unwrap_or_default())
     }
 }
 
@@ -122,7 +132,7 @@ fn run(config: &Config) -> Result<(), Box<dyn std::error::Error>> {
     let shared = Shared {
         gauges: Options::new()
             .unlink_on_drop(true)
-            .create_named(&config.name, 2 * config.workers)?,
+            .create_named(&config.name, 3 * config.workers)?,
         waited_ms: SharedAggregate::anonymous()?,
         workers: config.workers,
     };
@@ -132,9 +142,11 @@ fn run(config: &Config) -> Result<(), Box<dyn std::error::Error>> {
         signal_hook::flag::register(sig, Arc::clone(&stop))?;
     }
     println!(
-        "prefork: listening on {addr}, gauges in shm:{} (calling 0..{w}, writing {w}..{})",
+        "prefork: listening on {addr}, gauges in shm:{} (calling 0..{w}, writing {w}..{}, requests {}..{})",
         config.name,
         2 * config.workers,
+        2 * config.workers,
+        3 * config.workers,
         w = config.workers
     );
     let mut pids = vec![0; config.workers];
@@ -157,6 +169,7 @@ fn run(config: &Config) -> Result<(), Box<dyn std::error::Error>> {
         // counting that request forever.
         let calling = shared.calling().reset(w).unwrap_or(0);
         let writing = shared.writing().reset(w).unwrap_or(0);
+        // (Its `requests` shard keeps counting: those responses were sent.)
         println!(
             "prefork: worker {w} (pid {pid}) exited; reset its gauges (calling {calling}, writing {writing})"
         );
@@ -209,6 +222,9 @@ fn worker(w: usize, listener: &TcpListener, addr: SocketAddr, shared: &Shared) {
     let Ok(gauges) = RequestGauges::sharded(shared.calling(), shared.writing(), w) else {
         return;
     };
+    let Ok(served) = shared.requests().shard(w) else {
+        return;
+    };
     let recorder = LastDataRecv::new(&shared.waited_ms);
     let Ok(mut diag) = Diag::new() else {
         return;
@@ -219,17 +235,21 @@ fn worker(w: usize, listener: &TcpListener, addr: SocketAddr, shared: &Shared) {
             continue;
         };
         let _ = recorder.record(&stream);
-        let _ = serve(stream, &gauges, shared, &mut diag, &name);
+        if let Ok(true) = serve(stream, &gauges, shared, &mut diag, &name) {
+            served.incr(1);
+        }
     }
 }
 
+/// Answers one request; `Ok(true)` when the application answered it in
+/// full (the stats paths are not counted).
 fn serve(
     stream: TcpStream,
     gauges: &RequestGauges<'_>,
     shared: &Shared,
     diag: &mut Diag,
     listener: &str,
-) -> std::io::Result<()> {
+) -> std::io::Result<bool> {
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut reader = BufReader::new(&stream);
     let mut request_line = String::new();
@@ -259,17 +279,24 @@ fn serve(
             .map(|s| s.into_vec())
             .unwrap_or_default();
         let waited = shared.waited_ms.snapshot();
+        let metrics = [Metric::new(
+            "prefork_requests",
+            "Responses the application completed.",
+            MetricKind::Counter,
+            shared.requests().sum() as u64,
+        )];
         let mut source = Snapshot {
             calling: Some(shared.calling().sum()),
             writing: Some(shared.writing().sum()),
             tcp: &tcp,
+            metrics: &metrics,
             last_data_recv: Some(&waited),
             ..Snapshot::new()
         };
         let mut body = String::new();
         let req = Request::new(method, target).with_accept(accept.as_deref());
         let Ok(res) = router.handle(&req, &mut source, &mut body) else {
-            return Ok(());
+            return Ok(false);
         };
         let mut head = format!("HTTP/1.0 {} {}\r\n", res.status, res.reason());
         for h in res.headers.iter() {
@@ -280,7 +307,7 @@ fn serve(
         if matches!(res.body, Body::Written { .. }) {
             out.write_all(body.as_bytes())?;
         }
-        return Ok(());
+        return Ok(false);
     }
     // The application, counted like Ruby's Raindrops::Middleware.
     let calling = gauges.enter();
@@ -317,5 +344,5 @@ fn serve(
     std::thread::sleep(Duration::from_millis(stream_pause));
     out.write_all(second.as_bytes())?;
     drop(writing);
-    Ok(())
+    Ok(true)
 }

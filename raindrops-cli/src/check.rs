@@ -26,6 +26,10 @@ pub(crate) struct CheckArgs {
     /// RATIO (0 to 1) in the second sample.
     #[arg(long, value_name = "RATIO")]
     pub(crate) max_saturation: Option<f64>,
+    /// Do not report drops (for TCP_DEFER_ACCEPT listeners, where the
+    /// kernel counts every handshake's bare ACK as one).
+    #[arg(long)]
+    pub(crate) ignore_drops: bool,
     /// Print a line for healthy listeners too.
     #[arg(short, long)]
     pub(crate) verbose: bool,
@@ -58,7 +62,7 @@ pub(crate) fn run(args: &CheckArgs) -> Outcome {
     for l in &after {
         let prev = before.iter().find(|p| p.name == l.name);
         let grew = match (prev.and_then(|p| p.stats.drops), l.stats.drops) {
-            (Some(a), Some(b)) if b > a => Some(b - a),
+            (Some(a), Some(b)) if b > a && !args.ignore_drops => Some(b - a),
             _ => None,
         };
         let saturated = match (args.max_saturation, l.stats.saturation()) {

@@ -53,9 +53,11 @@ fn describe(b: Backing) -> &'static str {
 pub(crate) fn run(args: &CountersArgs) -> Outcome {
     let region = Region::open_read_only(&args.target).map_err(|e| {
         let msg = format!("cannot open counters {:?}: {e}", args.target);
+        // A failing system call is the system's fault; every other error
+        // says the name or the file is not a counter region: bad input.
         match e {
-            raindrops_shm::Error::NotFound | raindrops_shm::Error::BadName => Failure::Usage(msg),
-            _ => Failure::System(msg),
+            raindrops_shm::Error::Sys { .. } => Failure::System(msg),
+            _ => Failure::Usage(msg),
         }
     })?;
     let values: Vec<usize> = region.values().collect();

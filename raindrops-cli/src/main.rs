@@ -82,6 +82,8 @@ enum Command {
     /// listener whose drop counter grew in between, or, with
     /// --max-saturation, whose queued/backlog reached the ratio. Prints
     /// nothing and exits 0 when all is well: fit for cron and health checks.
+    /// (On a TCP_DEFER_ACCEPT listener the kernel counts every handshake's
+    /// bare ACK as a drop: check such listeners with --ignore-drops.)
     Check(check::CheckArgs),
 }
 

@@ -37,7 +37,8 @@ pub(crate) struct WatchArgs {
     #[arg(short = 'n', long, value_name = "COUNT")]
     pub(crate) count: Option<u64>,
     /// Add a column with each TCP listener's drop counter (connections the
-    /// kernel discarded, e.g. because the accept queue was full).
+    /// kernel discarded, e.g. because the accept queue was full; on a
+    /// TCP_DEFER_ACCEPT listener also every handshake's bare ACK).
     #[arg(long)]
     pub(crate) drops: bool,
     /// Watch every listener (needed when no ADDR|PATH is given).

@@ -97,7 +97,13 @@ fn no_arguments_lists_every_listener() {
 #[test]
 fn bad_usage_exits_2_with_one_line_and_no_stdout() {
     for args in [
-        &["listeners", "127.0.0.1"][..],
+        &["listeners", "[1:::5"][..],
+        &["listeners", "nope"],
+        &["listeners", "127.0.0.1:99999"],
+        &["counters", "/nonexistent/raindrops/file"],
+        &["counters", "/etc/hostname"],
+        &["listeners", "--bogus"],
+        &["listeners", "127.0.0.1"],
         &["listeners", "1.2.3.4:99999"],
         &["watch"],
         &["watch", "-d", "-1", "127.0.0.1:1"],
@@ -518,4 +524,145 @@ fn check_is_silent_when_healthy_and_exits_3_on_drops() {
 
 fn thread_sleep(ms: u64) {
     std::thread::sleep(Duration::from_millis(ms));
+}
+
+#[test]
+fn raindrops_format_equals_the_ruby_middleware_body() {
+    let script = r#"
+        app = Raindrops::Middleware.new(lambda { |env| [200, {}, []] }, listeners: ARGV)
+        print Rack::MockRequest.new(app).get("/_raindrops").body
+    "#;
+    if raindrops_testutil::ruby_missing(&["raindrops", "rack", "rack/mock"]).is_some() {
+        let _: Option<()> = raindrops_testutil::skip("ruby-raindrops and ruby-rack");
+        return;
+    }
+    let f = fixture(2, 3);
+    let dir = tempdir();
+    let sock = format!("{dir}/m.sock");
+    let ul = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let _c1 = std::os::unix::net::UnixStream::connect(&sock).unwrap();
+    let _c2 = std::os::unix::net::UnixStream::connect(&sock).unwrap();
+    let _a = ul.accept().unwrap();
+    let args = [f.addr.as_str(), sock.as_str()];
+    let ruby =
+        raindrops_testutil::ruby(&["raindrops", "rack", "rack/mock"], script, &args).unwrap();
+    let ours = raindrops(&[&["listeners", "--format", "raindrops"][..], &args].concat());
+    assert!(ours.status.success());
+    assert_eq!(
+        ruby,
+        format!("calling: 0\nwriting: 0\n{}", text(&ours.stdout))
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Starts `raindrops serve` on a free port with `extra` arguments.
+fn serve(extra: &[&str]) -> (Reap, u16) {
+    let mut child = Reap(
+        Command::new(BIN)
+            .args([&["serve", "--listen", "127.0.0.1:0"][..], extra].concat())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut err = BufReader::new(child.0.stderr.take().unwrap());
+    let mut l = String::new();
+    err.read_line(&mut l).unwrap();
+    let port = l
+        .split("http://127.0.0.1:")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {l:?}"));
+    (child, port)
+}
+
+fn split_response(r: &str) -> (&str, &str) {
+    r.split_once("\r\n\r\n").unwrap_or((r, ""))
+}
+
+#[test]
+fn serve_head_concurrent_and_slow_clients_and_promtool() {
+    let f = fixture(1, 2);
+    let (_child, port) = serve(&[
+        "-d",
+        "0.2",
+        "--timeout",
+        "1",
+        "--max-connections",
+        "4",
+        &f.addr,
+    ]);
+
+    // HEAD: the headers of GET, Content-Length included, and no body.
+    let get = http_get(port, "GET /metrics HTTP/1.0\r\n\r\n");
+    let head = http_get(port, "HEAD /metrics HTTP/1.0\r\n\r\n");
+    let (gh, gb) = split_response(&get);
+    let (hh, hb) = split_response(&head);
+    assert!(hb.is_empty(), "{head}");
+    assert!(
+        gh.contains(&format!("Content-Length: {}", gb.len())),
+        "{gh}"
+    );
+    assert!(
+        hh.contains(&format!("Content-Length: {}", gb.len())),
+        "{hh}"
+    );
+
+    // promtool accepts /metrics.
+    match Command::new("promtool").arg("--version").output() {
+        Ok(_) => {
+            let mut p = Command::new("promtool")
+                .args(["check", "metrics"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            p.stdin.take().unwrap().write_all(gb.as_bytes()).unwrap();
+            let out = p.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "{}{}\n{gb}",
+                text(&out.stdout),
+                text(&out.stderr)
+            );
+        }
+        Err(e) => {
+            let _: Option<()> = raindrops_testutil::skip(&format!("promtool: {e}"));
+        }
+    }
+
+    // Two slow clients take connection slots and never finish their
+    // headers; they are cut off after the timeout, and meanwhile 24
+    // concurrent clients are all answered.
+    let slow: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            s.write_all(b"GET /_raindrops HTTP/1.1\r\nHost: x\r\n")
+                .unwrap();
+            s
+        })
+        .collect();
+    let start = Instant::now();
+    let answers: Vec<String> = std::thread::scope(|sc| {
+        let hs: Vec<_> = (0..24)
+            .map(|_| sc.spawn(move || http_get(port, "GET /_raindrops HTTP/1.0\r\n\r\n")))
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for a in &answers {
+        assert!(
+            a.starts_with("HTTP/1.0 200") || a.starts_with("HTTP/1.1 200"),
+            "{a}"
+        );
+        assert!(a.ends_with(&format!("{} queued: 2\n", f.addr)), "{a}");
+    }
+    for mut s in slow {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut rest = Vec::new();
+        // Closed by the server (possibly after a 408), not left hanging.
+        let _ = s.read_to_end(&mut rest);
+        assert!(start.elapsed() < Duration::from_secs(8));
+    }
 }

@@ -113,6 +113,18 @@ fn get(addr: &str, target: &str) -> String {
     out
 }
 
+/// A GET that may fail (a worker killed under it); the whole response or
+/// `None`.
+fn try_get(addr: &str, target: &str) -> Option<String> {
+    let mut s = TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(20))).ok()?;
+    s.write_all(format!("GET {target} HTTP/1.0\r\n\r\n").as_bytes())
+        .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    Some(out)
+}
+
 fn body(response: &str) -> &str {
     response.split_once("\r\n\r\n").map_or("", |(_, b)| b)
 }
@@ -269,5 +281,67 @@ fn the_command_sees_the_prefork_listener() {
             srv.addr
         )),
         "{s}"
+    );
+}
+
+#[test]
+fn a_worker_killed_under_load_leaves_nothing_behind() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let mut srv = Server::start(3);
+    let stop = Arc::new(AtomicBool::new(false));
+    let responses = Arc::new(AtomicU64::new(0));
+    let clients: Vec<_> = (0..16)
+        .map(|i| {
+            let (addr, stop, responses) =
+                (srv.addr.clone(), Arc::clone(&stop), Arc::clone(&responses));
+            thread::spawn(move || {
+                let (target, want) = match i % 3 {
+                    0 => ("/", "hello\n"),
+                    1 => ("/sleep?ms=3", "slept\n"),
+                    _ => ("/stream?ms=2", "first half\nsecond half\n"),
+                };
+                while !stop.load(Ordering::Relaxed) {
+                    // Only complete responses count; the killed worker's
+                    // requests in flight get none.
+                    if try_get(&addr, target).is_some_and(|r| r.ends_with(want)) {
+                        responses.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(400));
+    let victim = srv.pids[1];
+    assert!(
+        Command::new("kill")
+            .args(["-KILL", &victim.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let reset = line(&mut srv.out);
+    assert!(
+        reset.contains(&format!("worker 1 (pid {victim}) exited; reset its gauges")),
+        "{reset}"
+    );
+    let replaced = line(&mut srv.out);
+    assert!(replaced.starts_with("prefork: worker 1 pid "), "{replaced}");
+    thread::sleep(Duration::from_millis(400));
+    stop.store(true, Ordering::Relaxed);
+    for c in clients {
+        c.join().unwrap();
+    }
+    let served = responses.load(Ordering::Relaxed);
+    assert!(served > 100, "only {served} responses");
+    // No request is in the application or being written any more, though a
+    // worker died in the middle of some.
+    let r = srv.wait_for("calling: 0\nwriting: 0\n");
+    assert!(body(&r).starts_with("calling: 0\nwriting: 0\n"), "{r}");
+    // Every response the clients received was counted, and nothing else.
+    let m = srv.get("/metrics");
+    assert!(
+        m.contains(&format!("prefork_requests_total {served}\n")),
+        "{served} responses; {m}"
     );
 }

@@ -28,9 +28,15 @@ pub struct ListenStats {
     /// the kernel capped it); `queued` reaching it means new connections are
     /// dropped or refused. Summed over a `SO_REUSEPORT` group.
     pub backlog: Option<u32>,
-    /// Connections the kernel dropped at this listener, for example because
-    /// the accept queue was full (the socket's `sk_drops`, summed over a
-    /// `SO_REUSEPORT` group). A counter: it only grows while the socket lives.
+    /// Packets the kernel dropped at this listener (the socket's `sk_drops`,
+    /// summed over a `SO_REUSEPORT` group): handshakes refused because the
+    /// accept queue was full, the number operators page on. A counter: it
+    /// only grows while the socket lives.
+    ///
+    /// On a listener with `TCP_DEFER_ACCEPT` the kernel also counts here the
+    /// final ACK of every handshake that arrives without data (it discards
+    /// it and waits for the data), so there `drops` grows with every
+    /// connection and says little about overflows.
     pub drops: Option<u64>,
     /// Half-open handshakes waiting for the client's final ACK (request
     /// sockets in `SYN_RECV`).

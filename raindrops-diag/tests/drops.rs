@@ -158,3 +158,41 @@ fn half_open_handshakes_are_counted_on_request() {
     let plain = d.tcp_listener_stats(&[&key]).unwrap();
     assert_eq!(plain.get(&key).unwrap().syn_recv, None);
 }
+
+/// On a `TCP_DEFER_ACCEPT` listener the kernel discards the final ACK of
+/// each handshake that carries no data and counts it in `sk_drops`: the
+/// documented caveat of `ListenStats::drops`.
+#[test]
+fn defer_accept_counts_each_bare_handshake_ack_as_a_drop() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    defer_accept(&l, 30);
+    let addr = l.local_addr().unwrap();
+    let key = addr.to_string();
+    let mut d = Diag::new().unwrap();
+    let before = d
+        .tcp_listener_stats(&[&key])
+        .unwrap()
+        .get(&key)
+        .unwrap()
+        .drops;
+    assert_eq!(before, Some(0));
+    // Blocking connects: each handshake completes on the client side.
+    let clients: Vec<_> = (0..5)
+        .map(|_| std::net::TcpStream::connect(addr).unwrap())
+        .collect();
+    let mut drops = None;
+    for _ in 0..100 {
+        drops = d
+            .tcp_listener_stats(&[&key])
+            .unwrap()
+            .get(&key)
+            .unwrap()
+            .drops;
+        if drops == Some(5) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(drops, Some(5), "one drop per handshake ACK without data");
+    drop(clients);
+}

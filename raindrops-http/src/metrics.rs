@@ -141,7 +141,7 @@ const LISTENER_FAMILIES: [ListenerFamily; 5] = [
     ListenerFamily {
         base: "raindrops_listener_drops",
         kind: "counter",
-        help: "Connections the kernel dropped at this listener, e.g. because the accept queue was full.",
+        help: "Connections the kernel dropped at this listener: a full accept queue, and with TCP_DEFER_ACCEPT each handshake ACK without data.",
         value: |s| s.drops,
     },
 ];

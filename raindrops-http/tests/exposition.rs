@@ -217,7 +217,7 @@ fn hostile_labels_and_every_family() {
         assert!(p.contains(fam), "{fam} not in Prometheus parse: {p}");
     }
     // backlog, drops and syn_recv only for the listeners that know them.
-    assert!(o.contains(r#""raindrops_listener_drops": ["counter", "Connections the kernel dropped at this listener, e.g. because the accept queue was full.", 3]"#), "{o}");
+    assert!(o.contains(r#""raindrops_listener_drops": ["counter", "Connections the kernel dropped at this listener: a full accept queue, and with TCP_DEFER_ACCEPT each handshake ACK without data.", 3]"#), "{o}");
 }
 
 #[test]

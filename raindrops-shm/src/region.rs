@@ -392,7 +392,9 @@ impl Options {
     /// Opens what `target` names, for tools such as `raindrops counters`:
     /// `shm:NAME` is a named shared memory object; anything else is a path,
     /// read in this crate's headered layout when the file starts with
-    /// [`MAGIC`], else in Ruby's layout ([`open_ruby_file`](Self::open_ruby_file)).
+    /// [`MAGIC`], else in Ruby's layout ([`open_ruby_file`](Self::open_ruby_file))
+    /// if its size is a whole number of pages, as Ruby makes its files
+    /// (anything else is [`Error::BadMagic`]).
     ///
     /// With [`Access::ReadOnly`] this never changes the object.
     pub fn open(&self, target: &str) -> Result<Region, Error> {
@@ -406,6 +408,12 @@ impl Options {
         let mut region = if got == magic.len() && &magic == MAGIC {
             self.attach_headered(fd, Backing::File)?
         } else {
+            // Ruby sizes its files to whole pages: anything else without
+            // our magic is not a counter region (a typo'd path, a log).
+            let size = object::size_of_regular(&fd)?;
+            if size == 0 || size % page_size() as u64 != 0 {
+                return Err(Error::BadMagic { found: magic });
+            }
             self.attach_ruby(fd)?
         };
         region.path = Some(path.to_path_buf());
