@@ -370,11 +370,23 @@ fn open_detects_the_layout() {
     let r = Region::open_read_only(&format!("shm:{}", name.0)).unwrap();
     assert_eq!((r.backing(), r.get(1)), (Backing::Named, Ok(4)));
 
-    // Too short for one Ruby slot; a file starting with the magic that is
-    // not a valid header is refused, not read as Ruby counters.
+    // Neither headered nor whole pages (as Ruby's files always are): not
+    // a counter region. A file starting with the magic that is not a valid
+    // header is refused, not read as Ruby counters.
     let short = header_file("short", &[1, 2, 3]);
     assert!(matches!(
         Region::open_read_only(short.str()).unwrap_err(),
+        Error::BadMagic { .. }
+    ));
+    let text = header_file("text", b"not counters, just a 39-byte text file\n");
+    assert!(matches!(
+        Region::open_read_only(text.str()).unwrap_err(),
+        Error::BadMagic { .. }
+    ));
+    // Too short for one Ruby slot is still its own error when asked for
+    // Ruby's layout explicitly.
+    assert!(matches!(
+        Options::new().open_ruby_file(short.path()).unwrap_err(),
         Error::Truncated { len: 3, .. }
     ));
     let mut b = vec![0u8; 4096];
