@@ -311,22 +311,52 @@ fn a_worker_killed_under_load_leaves_nothing_behind() {
             })
         })
         .collect();
-    thread::sleep(Duration::from_millis(400));
-    let victim = srv.pids[1];
+    // One request sleeps inside the application: the worker serving it is
+    // killed there, so the kill lands mid-request for certain (a kill at a
+    // random moment could fall between a response's last byte and its
+    // count).
+    let addr = srv.addr.clone();
+    let long = thread::spawn(move || try_get(&addr, "/sleep?ms=5000"));
+    // That worker is the one in `calling` whose completed-requests shard
+    // stops moving while the others serve the load.
+    let region = raindrops_shm::Region::open_read_only(&format!("shm:{}", srv.name)).unwrap();
+    let (calling, requests) = (
+        |w: usize| region.get(w).unwrap(),
+        |w: usize| region.get(6 + w).unwrap(),
+    );
+    let mut victim = None;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while victim.is_none() && Instant::now() < deadline {
+        let before: Vec<usize> = (0..3).map(requests).collect();
+        thread::sleep(Duration::from_millis(300));
+        victim = (0..3).find(|&w| calling(w) == 1 && requests(w) == before[w]);
+    }
+    let w = victim.expect("the worker holding the long request");
+    let pid = srv.pids[w];
     assert!(
         Command::new("kill")
-            .args(["-KILL", &victim.to_string()])
+            .args(["-KILL", &pid.to_string()])
             .status()
             .unwrap()
             .success()
     );
     let reset = line(&mut srv.out);
     assert!(
-        reset.contains(&format!("worker 1 (pid {victim}) exited; reset its gauges")),
+        reset.contains(&format!(
+            "worker {w} (pid {pid}) exited; reset its gauges (calling 1, writing 0)"
+        )),
         "{reset}"
     );
     let replaced = line(&mut srv.out);
-    assert!(replaced.starts_with("prefork: worker 1 pid "), "{replaced}");
+    assert!(
+        replaced.starts_with(&format!("prefork: worker {w} pid ")),
+        "{replaced}"
+    );
+    assert_eq!(
+        long.join().unwrap().filter(|r| !r.is_empty()),
+        None,
+        "the killed request got an answer"
+    );
     thread::sleep(Duration::from_millis(400));
     stop.store(true, Ordering::Relaxed);
     for c in clients {
