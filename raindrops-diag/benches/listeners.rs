@@ -222,11 +222,22 @@ fn record_ruby(what: &str, ruby: Duration, ours: Duration) {
     ));
 }
 
-fn have_ruby() -> bool {
-    Command::new("ruby")
-        .args(["-rraindrops", "-e", "1"])
-        .output()
-        .is_ok_and(|o| o.status.success())
+/// The Ruby gem's query `expr` next to ours: a criterion function timing
+/// Ruby alone in `g`, and the ratio of the two measured in alternating
+/// chunks of `chunk` queries, recorded for the summary as `what`.
+fn against_ruby(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    what: &str,
+    (setup, expr): (&str, &str),
+    key: &str,
+    chunk: u64,
+    ours: impl FnMut(),
+) {
+    g.bench_function("ruby_raindrops", |b| {
+        b.iter_custom(|n| ruby_time(setup, expr, key, n))
+    });
+    let (r, o) = ruby_vs_ours(setup, expr, key, ours, 10, chunk);
+    record_ruby(what, r, o);
 }
 
 fn main() {
@@ -234,10 +245,17 @@ fn main() {
         .configure_from_args()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4));
-    let ruby = have_ruby();
-    if !ruby {
-        eprintln!("ruby with raindrops missing: Ruby baselines skipped");
-    }
+    let ruby = match raindrops_testutil::ruby_missing(&["raindrops"]) {
+        None => true,
+        Some(why) => {
+            eprintln!("Ruby baselines skipped: {why}");
+            false
+        }
+    };
+    const RUBY_TCP: (&str, &str) = (
+        "s = Raindrops::InetDiagSocket.new",
+        "Raindrops::Linux.tcp_listener_stats([a], s)",
+    );
 
     // The target listener: 10 accepted, 5 waiting.
     let target = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -294,31 +312,18 @@ fn main() {
         },
     );
     if ruby {
-        g.bench_function("ruby_raindrops", |b| {
-            b.iter_custom(|n| {
-                ruby_time(
-                    "s = Raindrops::InetDiagSocket.new",
-                    "Raindrops::Linux.tcp_listener_stats([a], s)",
-                    &tkey,
-                    n,
-                )
-            })
-        });
-    }
-    g.finish();
-    if ruby {
-        let (r, o) = ruby_vs_ours(
-            "s = Raindrops::InetDiagSocket.new",
-            "Raindrops::Linux.tcp_listener_stats([a], s)",
+        against_ruby(
+            &mut g,
+            "tcp active+queued+drops vs Ruby",
+            RUBY_TCP,
             &tkey,
+            200,
             || {
                 black_box(diag.tcp_listener_stats(&[&tkey]).unwrap());
             },
-            10,
-            200,
         );
-        record_ruby("tcp active+queued+drops vs Ruby", r, o);
     }
+    g.finish();
 
     let mut g = c.benchmark_group("tcp_queued_only");
     let q = TcpQuery::queued_only();
@@ -337,31 +342,18 @@ fn main() {
         },
     );
     if ruby {
-        g.bench_function("ruby_raindrops", |b| {
-            b.iter_custom(|n| {
-                ruby_time(
-                    "s = Raindrops::InetDiagSocket.new",
-                    "Raindrops::Linux.tcp_listener_stats([a], s)",
-                    &tkey,
-                    n,
-                )
-            })
-        });
-    }
-    g.finish();
-    if ruby {
-        let (r, o) = ruby_vs_ours(
-            "s = Raindrops::InetDiagSocket.new",
-            "Raindrops::Linux.tcp_listener_stats([a], s)",
+        against_ruby(
+            &mut g,
+            "tcp queued-only vs Ruby",
+            RUBY_TCP,
             &tkey,
+            200,
             || {
                 black_box(diag.tcp_listener_stats_with(&[&tkey], &q).unwrap());
             },
-            10,
-            200,
         );
-        record_ruby("tcp queued-only vs Ruby", r, o);
     }
+    g.finish();
     drop(tcp_holders);
 
     // Unix: one listener with 10,000 connections.
@@ -413,24 +405,18 @@ fn main() {
     );
     if ruby {
         g.sample_size(20);
-        g.bench_function("ruby_raindrops", |b| {
-            b.iter_custom(|n| ruby_time("", "Raindrops::Linux.unix_listener_stats([a])", &ukey, n))
-        });
-    }
-    g.finish();
-    if ruby {
-        let (r, o) = ruby_vs_ours(
-            "",
-            "Raindrops::Linux.unix_listener_stats([a])",
+        against_ruby(
+            &mut g,
+            "unix 10k vs Ruby",
+            ("", "Raindrops::Linux.unix_listener_stats([a])"),
             &ukey,
+            10,
             || {
                 black_box(diag.unix_listener_stats(&[&ukey]).unwrap());
             },
-            10,
-            10,
         );
-        record_ruby("unix 10k vs Ruby", r, o);
     }
+    g.finish();
     drop(unix_holders);
     let _ = std::fs::remove_file(&path);
 

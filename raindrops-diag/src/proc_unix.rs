@@ -112,12 +112,14 @@ impl Cursor<'_> {
             Err(self.err())
         }
     }
-    fn hex_u64(&mut self) -> Result<u64, WireError> {
+    /// A number of one or more digits in `radix` (16 or 10), refusing
+    /// overflow.
+    fn number(&mut self, radix: u32) -> Result<u64, WireError> {
         let start = self.at;
         let mut v: u64 = 0;
-        while let Some(d) = self.peek().and_then(|b| (b as char).to_digit(16)) {
+        while let Some(d) = self.peek().and_then(|b| (b as char).to_digit(radix)) {
             v = v
-                .checked_mul(16)
+                .checked_mul(u64::from(radix))
                 .and_then(|v| v.checked_add(u64::from(d)))
                 .ok_or(WireError::BadLine { offset: self.at })?;
             self.at += 1;
@@ -126,25 +128,16 @@ impl Cursor<'_> {
             return Err(self.err());
         }
         Ok(v)
+    }
+    fn hex_u64(&mut self) -> Result<u64, WireError> {
+        self.number(16)
     }
     fn hex_u32(&mut self) -> Result<u32, WireError> {
         let at = self.at;
         u32::try_from(self.hex_u64()?).map_err(|_| WireError::BadLine { offset: at })
     }
     fn dec_u64(&mut self) -> Result<u64, WireError> {
-        let start = self.at;
-        let mut v: u64 = 0;
-        while let Some(d) = self.peek().and_then(|b| (b as char).to_digit(10)) {
-            v = v
-                .checked_mul(10)
-                .and_then(|v| v.checked_add(u64::from(d)))
-                .ok_or(WireError::BadLine { offset: self.at })?;
-            self.at += 1;
-        }
-        if self.at == start {
-            return Err(self.err());
-        }
-        Ok(v)
+        self.number(10)
     }
 }
 

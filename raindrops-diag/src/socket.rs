@@ -165,15 +165,19 @@ impl DiagSocket {
             let Some(n) = self.recv(buf)? else { continue };
             match scan(&buf[..n], seq, &mut interrupted, &mut each)? {
                 Scan::More => {}
-                Scan::Done => {
-                    self.done();
-                    return if interrupted {
-                        Err(Error::Interrupted)
-                    } else {
-                        Ok(())
-                    };
-                }
+                Scan::Done => return self.finish(interrupted),
             }
+        }
+    }
+
+    /// The end of a dump: the socket is ready for the next request, and a
+    /// dump the kernel flagged inconsistent is [`Error::Interrupted`].
+    fn finish(&mut self, interrupted: bool) -> Result<(), Error> {
+        self.done();
+        if interrupted {
+            Err(Error::Interrupted)
+        } else {
+            Ok(())
         }
     }
 }
@@ -211,30 +215,21 @@ impl DiagSocket {
                 let plain = mseq == seq
                     && ty > nlmsg::NLMSG_OVERRUN
                     && flags & NlFlags::DUMP_INTR.bits() == 0;
-                if !(plain && hot(&d[at + nlmsg::HEADER_LEN..at + mlen])) {
-                    let m = NlMsg::new_unchecked(&d[at..]);
-                    let kind = classify(&m, seq)?;
-                    if !matches!(kind, Kind::Skip) && m.flags().contains(NlFlags::DUMP_INTR) {
-                        interrupted = true;
-                    }
-                    match kind {
-                        Kind::Skip => {}
-                        Kind::Done => {
-                            done = true;
-                            break;
-                        }
-                        Kind::Data => each(m)?,
-                    }
+                if !(plain && hot(&d[at + nlmsg::HEADER_LEN..at + mlen]))
+                    && step(
+                        NlMsg::new_unchecked(&d[at..]),
+                        seq,
+                        &mut interrupted,
+                        &mut each,
+                    )?
+                {
+                    done = true;
+                    break;
                 }
                 at = at.saturating_add(crate::wire::align4(mlen)).min(n);
             }
             if done {
-                self.done();
-                return if interrupted {
-                    Err(Error::Interrupted)
-                } else {
-                    Ok(())
-                };
+                return self.finish(interrupted);
             }
         }
     }
@@ -259,18 +254,34 @@ pub(crate) fn scan(
     each: &mut impl FnMut(NlMsg<&[u8]>) -> Result<(), Error>,
 ) -> Result<Scan, Error> {
     for m in NlMsgs::new(datagram) {
-        let m = m?;
-        let kind = classify(&m, seq)?;
-        if !matches!(kind, Kind::Skip) && m.flags().contains(NlFlags::DUMP_INTR) {
-            *interrupted = true;
-        }
-        match kind {
-            Kind::Skip => {}
-            Kind::Done => return Ok(Scan::Done),
-            Kind::Data => each(m)?,
+        if step(m?, seq, interrupted, each)? {
+            return Ok(Scan::Done);
         }
     }
     Ok(Scan::More)
+}
+
+/// Handles one message of the reply to `seq`: data goes to `each`, a
+/// `DUMP_INTR` flag is noted; `Ok(true)` at the end of the dump.
+#[inline]
+fn step(
+    m: NlMsg<&[u8]>,
+    seq: u32,
+    interrupted: &mut bool,
+    each: &mut impl FnMut(NlMsg<&[u8]>) -> Result<(), Error>,
+) -> Result<bool, Error> {
+    let kind = classify(&m, seq)?;
+    if !matches!(kind, Kind::Skip) && m.flags().contains(NlFlags::DUMP_INTR) {
+        *interrupted = true;
+    }
+    match kind {
+        Kind::Skip => Ok(false),
+        Kind::Done => Ok(true),
+        Kind::Data => {
+            each(m)?;
+            Ok(false)
+        }
+    }
 }
 
 pub(crate) enum Kind {
