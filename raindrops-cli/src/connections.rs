@@ -10,6 +10,7 @@ use raindrops_diag::{ConnQuery, Connection, Diag};
 use raindrops_http::JsonString;
 use raindrops_tcpinfo::TcpInfo;
 
+use crate::cell::{or_dash, or_null};
 use crate::fail::{Failure, Outcome};
 use crate::out;
 
@@ -77,10 +78,6 @@ pub(crate) fn run(args: &ConnectionsArgs) -> Outcome {
     out::stdout(&text)
 }
 
-fn cell<T: std::fmt::Display>(v: Option<T>) -> String {
-    v.map_or_else(|| "-".into(), |v| v.to_string())
-}
-
 fn table(rows: &[Row]) -> String {
     let lw = rows
         .iter()
@@ -117,20 +114,16 @@ fn table(rows: &[Row]) -> String {
             if r.conn.inode != 0 { "yes" } else { "no" },
             r.conn.rqueue,
             r.conn.wqueue,
-            cell(ms(i.and_then(TcpInfo::rtt)).map(|v| format!("{v:.3}"))),
-            cell(ms(i.and_then(TcpInfo::rttvar)).map(|v| format!("{v:.3}"))),
-            cell(i.and_then(TcpInfo::snd_cwnd)),
-            cell(i.and_then(TcpInfo::total_retrans)),
-            cell(i.and_then(TcpInfo::bytes_acked)),
-            cell(i.and_then(TcpInfo::bytes_received)),
-            cell(i.and_then(TcpInfo::last_data_recv)),
+            or_dash(ms(i.and_then(TcpInfo::rtt)).map(|v| format!("{v:.3}"))),
+            or_dash(ms(i.and_then(TcpInfo::rttvar)).map(|v| format!("{v:.3}"))),
+            or_dash(i.and_then(TcpInfo::snd_cwnd)),
+            or_dash(i.and_then(TcpInfo::total_retrans)),
+            or_dash(i.and_then(TcpInfo::bytes_acked)),
+            or_dash(i.and_then(TcpInfo::bytes_received)),
+            or_dash(i.and_then(TcpInfo::last_data_recv)),
         );
     }
     s
-}
-
-fn json_num<T: std::fmt::Display>(v: Option<T>) -> String {
-    v.map_or_else(|| "null".into(), |v| v.to_string())
 }
 
 fn json(rows: &[Row]) -> String {
@@ -151,14 +144,14 @@ fn json(rows: &[Row]) -> String {
             r.conn.inode,
             r.conn.rqueue,
             r.conn.wqueue,
-            json_num(i.and_then(TcpInfo::rtt)),
-            json_num(i.and_then(TcpInfo::rttvar)),
-            json_num(i.and_then(TcpInfo::snd_cwnd)),
-            json_num(i.and_then(TcpInfo::retransmits)),
-            json_num(i.and_then(TcpInfo::total_retrans)),
-            json_num(i.and_then(TcpInfo::bytes_acked)),
-            json_num(i.and_then(TcpInfo::bytes_received)),
-            json_num(i.and_then(TcpInfo::last_data_recv)),
+            or_null(i.and_then(TcpInfo::rtt)),
+            or_null(i.and_then(TcpInfo::rttvar)),
+            or_null(i.and_then(TcpInfo::snd_cwnd)),
+            or_null(i.and_then(TcpInfo::retransmits)),
+            or_null(i.and_then(TcpInfo::total_retrans)),
+            or_null(i.and_then(TcpInfo::bytes_acked)),
+            or_null(i.and_then(TcpInfo::bytes_received)),
+            or_null(i.and_then(TcpInfo::last_data_recv)),
         );
     }
     if !rows.is_empty() {

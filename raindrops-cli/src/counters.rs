@@ -8,6 +8,7 @@ use raindrops_core::CounterArray;
 use raindrops_http::{JsonString, Metric, MetricKind, Snapshot, render_prometheus};
 use raindrops_shm::{Backing, Region};
 
+use crate::cell::or_null;
 use crate::fail::{Failure, Outcome};
 use crate::out;
 
@@ -100,7 +101,7 @@ pub(crate) fn run(args: &CountersArgs) -> Outcome {
             );
             for (i, v) in values.iter().enumerate() {
                 let sep = if i > 0 { ", " } else { "" };
-                let n = name(i).map_or_else(|| "null".to_string(), |n| JsonString(n).to_string());
+                let n = or_null(name(i).map(JsonString));
                 let _ = write!(s, "{sep}{{\"index\": {i}, \"name\": {n}, \"value\": {v}}}");
             }
             s.push_str("]}\n");

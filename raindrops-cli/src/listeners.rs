@@ -5,8 +5,9 @@ use std::fmt::Write as _;
 use clap::{Args, ValueEnum};
 use raindrops_core::ListenStats;
 use raindrops_diag::TcpQuery;
-use raindrops_http::{JsonString, Snapshot, render_prometheus};
+use raindrops_http::{JsonString, Snapshot, render_middleware_listeners, render_prometheus};
 
+use crate::cell::{or_dash, or_null};
 use crate::fail::{Failure, Outcome};
 use crate::out;
 use crate::sample::{Kind, Listener, Sampler};
@@ -70,15 +71,11 @@ pub(crate) fn run(args: &ListenersArgs) -> Outcome {
     let listeners = sampler.sample()?;
     let text = match args.format {
         Format::Table => table(&listeners, args.queued_only, args.syn_recv),
-        Format::Raindrops => raindrops(&listeners),
+        Format::Raindrops => raindrops(&listeners)?,
         Format::Prometheus => prometheus(&listeners)?,
         Format::Json => json(&listeners, args.queued_only),
     };
     out::stdout(&text)
-}
-
-fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
-    v.map_or_else(|| "-".to_string(), |v| v.to_string())
 }
 
 /// An aligned table with a header line.
@@ -99,45 +96,30 @@ pub(crate) fn table(listeners: &[Listener], queued_only: bool, syn_recv: bool) -
     s.push('\n');
     for l in listeners {
         let st = &l.stats;
-        let active = if queued_only {
-            "-".to_string()
-        } else {
-            st.active.to_string()
-        };
+        let active = or_dash((!queued_only).then_some(st.active));
         let _ = write!(
             s,
             "{:<width$} {:>8} {:>8} {:>8} {:>10}",
             l.name,
             active,
             st.queued,
-            opt(st.backlog),
-            opt(st.drops)
+            or_dash(st.backlog),
+            or_dash(st.drops)
         );
         if syn_recv {
-            let _ = write!(s, " {:>8}", opt(st.syn_recv));
+            let _ = write!(s, " {:>8}", or_dash(st.syn_recv));
         }
         s.push('\n');
     }
     s
 }
 
-/// The listener lines of Ruby's middleware body.
-pub(crate) fn raindrops(listeners: &[Listener]) -> String {
-    let mut s = String::new();
-    for l in listeners {
-        let _ = write!(
-            s,
-            "{name} active: {}\n{name} queued: {}\n",
-            l.stats.active,
-            l.stats.queued,
-            name = l.name
-        );
-    }
-    s
-}
-
-/// Prometheus text through raindrops-http's renderer.
-pub(crate) fn prometheus(listeners: &[Listener]) -> Result<String, Failure> {
+/// `listeners` rendered by one of raindrops-http's renderers, TCP
+/// listeners first, then Unix ones.
+fn render(
+    listeners: &[Listener],
+    renderer: fn(&Snapshot<'_>, &mut String) -> std::fmt::Result,
+) -> Result<String, Failure> {
     let split = |k: Kind| -> Vec<(&str, ListenStats)> {
         listeners
             .iter()
@@ -152,13 +134,18 @@ pub(crate) fn prometheus(listeners: &[Listener]) -> Result<String, Failure> {
         ..Snapshot::new()
     };
     let mut s = String::new();
-    render_prometheus(&snap, &mut s)
-        .map_err(|_| Failure::System("cannot render Prometheus text".into()))?;
+    renderer(&snap, &mut s).map_err(|_| Failure::System("cannot render the listeners".into()))?;
     Ok(s)
 }
 
-fn json_opt<T: std::fmt::Display>(v: Option<T>) -> String {
-    v.map_or_else(|| "null".to_string(), |v| v.to_string())
+/// The listener lines of Ruby's middleware body.
+pub(crate) fn raindrops(listeners: &[Listener]) -> Result<String, Failure> {
+    render(listeners, |s, w| render_middleware_listeners(s, w))
+}
+
+/// Prometheus text.
+pub(crate) fn prometheus(listeners: &[Listener]) -> Result<String, Failure> {
+    render(listeners, |s, w| render_prometheus(s, w))
 }
 
 /// One JSON array of objects, in result order.
@@ -178,15 +165,11 @@ pub(crate) fn json(listeners: &[Listener], queued_only: bool) -> String {
                 Kind::Tcp => "tcp",
                 Kind::Unix => "unix",
             },
-            if queued_only {
-                "null".to_string()
-            } else {
-                st.active.to_string()
-            },
+            or_null((!queued_only).then_some(st.active)),
             st.queued,
-            json_opt(st.backlog),
-            json_opt(st.drops),
-            json_opt(st.syn_recv),
+            or_null(st.backlog),
+            or_null(st.drops),
+            or_null(st.syn_recv),
         );
     }
     if !listeners.is_empty() {
@@ -225,7 +208,7 @@ mod tests {
              /tmp/a \"b\".sock        0        0        -          -\n"
         );
         assert_eq!(
-            raindrops(&l[..1]),
+            raindrops(&l[..1]).unwrap(),
             "127.0.0.1:8080 active: 1\n127.0.0.1:8080 queued: 2\n"
         );
         let j = json(&l, true);

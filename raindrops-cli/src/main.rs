@@ -9,6 +9,7 @@
 
 use clap::{Parser, Subcommand};
 
+mod cell;
 mod check;
 mod connections;
 mod counters;

@@ -320,12 +320,8 @@ fn header<'a>(req: &'a HttpRequest<Incoming>, name: &str) -> Option<&'a str> {
 }
 
 fn handle(ctx: &Ctx, req: &HttpRequest<Incoming>) -> HttpResponse<ResBody> {
-    let target = req
-        .uri()
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .to_string();
-    let request = Request::new(req.method().as_str(), &target)
+    let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    let request = Request::new(req.method().as_str(), target)
         .with_accept(header(req, "accept"))
         .with_referer(header(req, "referer"))
         .with_now(Timestamp::now());
@@ -376,7 +372,12 @@ fn tail_stream(ctx: &Ctx, tail: Tail) -> mpsc::Receiver<Bytes> {
                 let shared = lock(&state);
                 tail.write_line(&shared.watcher, &mut line)
             };
-            if matches!(wrote, Ok(true)) && tx.send(Bytes::from(line.clone())).await.is_err() {
+            if matches!(wrote, Ok(true))
+                && tx
+                    .send(Bytes::from(std::mem::take(&mut line)))
+                    .await
+                    .is_err()
+            {
                 break;
             }
             if tx.is_closed() {

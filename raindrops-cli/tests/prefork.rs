@@ -68,6 +68,33 @@ impl Server {
         get(&self.addr, target)
     }
 
+    /// SIGKILLs worker `w`, which holds one request inside the
+    /// application, and checks that the master resets its gauges (calling
+    /// 1 to 0) and forks a replacement, whose pid it records.
+    fn kill_mid_request(&mut self, w: usize) {
+        let pid = self.pids[w];
+        assert!(
+            Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let reset = line(&mut self.out);
+        assert!(
+            reset.contains(&format!(
+                "worker {w} (pid {pid}) exited; reset its gauges (calling 1, writing 0)"
+            )),
+            "{reset}"
+        );
+        let replaced = line(&mut self.out);
+        assert!(
+            replaced.starts_with(&format!("prefork: worker {w} pid ")),
+            "{replaced}"
+        );
+        self.pids[w] = worker_pid(&replaced);
+    }
+
     /// Polls `/_raindrops` until `want` is in it.
     fn wait_for(&self, want: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -166,26 +193,7 @@ fn gauges_stats_and_a_dead_worker() {
 
     // Kill that worker mid-request: the master resets its shards and forks
     // a replacement, so `calling` is right again.
-    let pid = srv.pids[busy];
-    assert!(
-        Command::new("kill")
-            .args(["-KILL", &pid.to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let reset = line(&mut srv.out);
-    assert!(
-        reset.contains(&format!(
-            "worker {busy} (pid {pid}) exited; reset its gauges (calling 1, writing 0)"
-        )),
-        "{reset}"
-    );
-    let replaced = line(&mut srv.out);
-    assert!(
-        replaced.starts_with(&format!("prefork: worker {busy} pid ")),
-        "{replaced}"
-    );
+    srv.kill_mid_request(busy);
     assert_eq!(region.get(busy), Ok(0));
     let r = srv.wait_for("calling: 0\n");
     assert!(body(&r).starts_with("calling: 0\nwriting: 0\n"), "{r}");
@@ -332,26 +340,7 @@ fn a_worker_killed_under_load_leaves_nothing_behind() {
         victim = (0..3).find(|&w| calling(w) == 1 && requests(w) == before[w]);
     }
     let w = victim.expect("the worker holding the long request");
-    let pid = srv.pids[w];
-    assert!(
-        Command::new("kill")
-            .args(["-KILL", &pid.to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let reset = line(&mut srv.out);
-    assert!(
-        reset.contains(&format!(
-            "worker {w} (pid {pid}) exited; reset its gauges (calling 1, writing 0)"
-        )),
-        "{reset}"
-    );
-    let replaced = line(&mut srv.out);
-    assert!(
-        replaced.starts_with(&format!("prefork: worker {w} pid ")),
-        "{replaced}"
-    );
+    srv.kill_mid_request(w);
     assert_eq!(
         long.join().unwrap().filter(|r| !r.is_empty()),
         None,

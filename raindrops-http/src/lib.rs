@@ -33,7 +33,7 @@ pub use metrics::{
 };
 pub use middleware::{
     Calling, MIDDLEWARE_CONTENT_TYPE, MiddlewareStats, RequestGauges, Writing,
-    render_middleware_text,
+    render_middleware_listeners, render_middleware_text,
 };
 pub use response::{Body, Header, HeaderText, HeaderValue, Headers, MAX_HEADERS, Response};
 pub use router::{Request, Router};

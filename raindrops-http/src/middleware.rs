@@ -37,6 +37,26 @@ where
         source.calling().unwrap_or(0),
         source.writing().unwrap_or(0)
     )?;
+    render_middleware_listeners(source, w)
+}
+
+/// Writes the listener lines of the middleware body (after `calling` and
+/// `writing`): `ADDR active: N` and `ADDR queued: N` for each TCP, then
+/// each Unix listener. Allocates nothing; fails only if `w` does.
+///
+/// ```
+/// use raindrops_core::ListenStats;
+/// use raindrops_http::{render_middleware_listeners, Snapshot};
+/// let unix = [("/tmp/sock", ListenStats::new(0, 2))];
+/// let mut out = String::new();
+/// render_middleware_listeners(&Snapshot { unix: &unix, ..Snapshot::new() }, &mut out).unwrap();
+/// assert_eq!(out, "/tmp/sock active: 0\n/tmp/sock queued: 2\n");
+/// ```
+pub fn render_middleware_listeners<S, W>(source: &S, w: &mut W) -> fmt::Result
+where
+    S: StatsSource + ?Sized,
+    W: fmt::Write + ?Sized,
+{
     each_listener(source, |name, stats| {
         write!(
             w,
