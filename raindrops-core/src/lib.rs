@@ -13,7 +13,13 @@
 //! - [`GaugeGuard`], which increments on creation and decrements on drop;
 //! - [`Sharded`], one slot per worker for the same metric, summed on read;
 //! - [`ListenStats`], the per-listener numbers shared by the other crates,
-//!   and [`parse_tcp_addr`] for the address strings that name listeners;
+//!   [`Listener`] (a name, its [`Family`] and its stats), the record every
+//!   output is rendered from, and [`parse_tcp_addr`] for the address
+//!   strings that name listeners;
+//! - [`TcpState`] and [`Errno`], the kernel's vocabulary shared by the
+//!   sock_diag codec, the `tcp_info` decoder and the shared-memory layer;
+//! - [`EscapedName`] and [`SafeText`]: the one escaping rule for outside
+//!   names (socket paths, abstract names) before they reach a text output;
 //! - [`Aggregate`] (count, min, max, mean, standard deviation and a
 //!   power-of-two histogram) and, where the target has 64-bit atomics,
 //!   [`AtomicAggregate`], which many processes update without locks.
@@ -62,25 +68,33 @@ mod aggregate;
 #[cfg(target_has_atomic = "64")]
 mod atomic_aggregate;
 mod counters;
+mod errno;
 mod error;
+mod escape;
 mod guard;
 mod listen_stats;
+mod listener;
 mod math;
 mod named;
 mod sharded;
 mod slot;
+mod tcp_state;
 
 pub use addr::{AddrError, any_addr_of, is_unix_name, parse_tcp_addr};
 pub use aggregate::{Aggregate, HISTOGRAM_BUCKETS, HistogramBucket};
 #[cfg(target_has_atomic = "64")]
 pub use atomic_aggregate::AtomicAggregate;
 pub use counters::{CounterArray, CounterView, Counters, Values};
+pub use errno::Errno;
 pub use error::Error;
+pub use escape::{EscapedName, SafeText, UnescapeError, is_unsafe_char, unescape_name};
 pub use guard::GaugeGuard;
 pub use listen_stats::ListenStats;
+pub use listener::{Family, Listener};
 pub use math::sqrt;
 pub use sharded::Sharded;
 pub use slot::{CACHE_LINE, Counter, MAX, PaddedSlot, WORD};
+pub use tcp_state::TcpState;
 
 /// The README's example, run as a doctest.
 #[cfg(doctest)]
