@@ -39,7 +39,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use raindrops_core::{ListenStats, Sharded};
+use raindrops_core::{Family, Listener, Sharded};
 use raindrops_diag::Diag;
 use raindrops_http::{Body, Metric, MetricKind, Request, RequestGauges, Router, Snapshot};
 use raindrops_shm::{Options, Region, SharedAggregate};
@@ -274,10 +274,20 @@ fn serve(
     if router.is_stats_path(path) || path == "/last_data_recv" {
         // Like Ruby's middleware, the stats path is answered before the
         // request is counted.
-        let tcp: Vec<(String, ListenStats)> = diag
+        let tcp: Vec<Listener<String>> = diag
             .tcp_listener_stats(&[listener])
             .map(|s| s.into_vec())
-            .unwrap_or_default();
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(name, stats)| {
+                let family = if name.starts_with('[') {
+                    Family::Tcp6
+                } else {
+                    Family::Tcp4
+                };
+                Listener::new(name, family, stats)
+            })
+            .collect();
         let waited = shared.waited_ms.snapshot();
         let metrics = [Metric::new(
             "prefork_requests",
@@ -288,7 +298,7 @@ fn serve(
         let mut source = Snapshot {
             calling: Some(shared.calling().sum()),
             writing: Some(shared.writing().sum()),
-            tcp: &tcp,
+            listeners: &tcp,
             metrics: &metrics,
             last_data_recv: Some(&waited),
             ..Snapshot::new()

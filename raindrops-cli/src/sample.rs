@@ -1,25 +1,13 @@
 //! One sample of listener statistics: the TCP and Unix listeners named on
 //! the command line (or all of them), in one reusable netlink socket.
 
-use raindrops_core::{ListenStats, is_unix_name, parse_tcp_addr};
+use raindrops_core::{Family, is_unix_name, parse_tcp_addr};
 use raindrops_diag::{Diag, TcpQuery, UnixQuery};
 
 use crate::fail::Failure;
 
-/// Whether a listener is TCP or Unix.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Kind {
-    Tcp,
-    Unix,
-}
-
-/// One listener of a sample.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Listener {
-    pub(crate) name: String,
-    pub(crate) kind: Kind,
-    pub(crate) stats: ListenStats,
-}
+/// One listener of a sample: the workspace's listener record.
+pub(crate) type Listener = raindrops_core::Listener<String>;
 
 /// The listeners to sample and how.
 pub(crate) struct Sampler {
@@ -66,16 +54,23 @@ impl Sampler {
         &mut self.diag
     }
 
+    /// Whether the query counts `active` (a LISTEN-only query does not).
+    pub(crate) fn counts_active(&self) -> bool {
+        self.query.active
+    }
+
     /// Samples the listeners: TCP ones first, then Unix ones (as Ruby's
     /// middleware and script show them).
     pub(crate) fn sample(&mut self) -> Result<Vec<Listener>, Failure> {
         let mut out = Vec::new();
         if self.all || !self.tcp.is_empty() {
             let tcp = self.diag.tcp_listener_stats_with(&self.tcp, &self.query)?;
-            out.extend(tcp.into_iter().map(|(name, stats)| Listener {
-                name,
-                kind: Kind::Tcp,
-                stats,
+            out.extend(tcp.into_iter().map(|(name, stats)| {
+                let family = match parse_tcp_addr(&name) {
+                    Ok(a) => Family::of_addr(&a),
+                    Err(_) => Family::Tcp4,
+                };
+                Listener::new(name, family, stats)
             }));
         }
         if self.all || !self.unix.is_empty() {
@@ -86,11 +81,10 @@ impl Sampler {
                 UnixQuery::queued_only()
             };
             let unix = self.diag.unix_listener_stats_with(&self.unix, &query)?;
-            out.extend(unix.into_iter().map(|(name, stats)| Listener {
-                name,
-                kind: Kind::Unix,
-                stats,
-            }));
+            out.extend(
+                unix.into_iter()
+                    .map(|(name, stats)| Listener::new(name, Family::Unix, stats)),
+            );
         }
         Ok(out)
     }

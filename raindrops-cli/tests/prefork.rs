@@ -283,13 +283,13 @@ fn the_command_sees_the_prefork_listener() {
         .output()
         .unwrap();
     let s = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        s.contains(&format!(
-            "\"address\": \"{}\", \"type\": \"tcp\", \"active\": 0, \"queued\": 0",
-            srv.addr
-        )),
-        "{s}"
-    );
+    for member in [
+        format!("\"address\":\"{}\"", srv.addr),
+        "\"active\":0,".into(),
+        "\"queued\":0,".into(),
+    ] {
+        assert!(s.contains(&member), "{member} not in {s}");
+    }
 }
 
 #[test]
