@@ -6,6 +6,8 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use raindrops_testutil::exposition::sample;
+
 const BIN: &str = env!("CARGO_BIN_EXE_raindrops");
 
 fn raindrops(args: &[&str]) -> Output {
@@ -123,11 +125,9 @@ fn listeners_json_and_table_show_ground_truth() {
     let s = text(&out.stdout);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(!s.contains("raindrops_listener_active"), "{s}");
-    assert!(
-        s.contains(&format!(
-            "raindrops_listener_queued{{listener=\"{}\"}} 3",
-            f.addr
-        )),
+    assert_eq!(
+        sample(&s, "raindrops_listener_queued", &[("listener", &f.addr)]),
+        Some(3.0),
         "{s}"
     );
 }
@@ -441,11 +441,9 @@ fn serve_answers_and_stops_on_sigterm() {
         "{r}"
     );
     let r = http_get(port, "GET /metrics HTTP/1.0\r\n\r\n");
-    assert!(
-        r.contains(&format!(
-            "raindrops_listener_queued{{listener=\"{}\"}} 1",
-            f.addr
-        )),
+    assert_eq!(
+        sample(&r, "raindrops_listener_queued", &[("listener", &f.addr)]),
+        Some(1.0),
         "{r}"
     );
     let r = http_get(port, "GET / HTTP/1.0\r\n\r\n");

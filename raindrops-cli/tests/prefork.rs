@@ -10,6 +10,8 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use raindrops_testutil::exposition::sample;
+
 use raindrops_core::CounterArray;
 
 const RAINDROPS: &str = env!("CARGO_BIN_EXE_raindrops");
@@ -217,11 +219,9 @@ fn gauges_stats_and_a_dead_worker() {
     // Prometheus from the same numbers.
     let m = srv.get("/metrics");
     assert!(m.contains("raindrops_calling 0\n"), "{m}");
-    assert!(
-        m.contains(&format!(
-            "raindrops_listener_active{{listener=\"{}\"}} 1",
-            srv.addr
-        )),
+    assert_eq!(
+        sample(&m, "raindrops_listener_active", &[("listener", &srv.addr)]),
+        Some(1.0),
         "{m}"
     );
 

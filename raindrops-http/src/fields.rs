@@ -276,9 +276,60 @@ impl ListenerField {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Snapshot, render_json, render_prometheus, render_table};
     use raindrops_core::{Family, ListenStats};
-    use std::string::ToString;
+    use std::string::{String, ToString};
     use std::vec::Vec;
+
+    /// Every per-listener output of two listeners, exactly: the one place
+    /// where the listener fields are spelled out in full (other tests look
+    /// up the members they need, so a new row changes only this test).
+    #[test]
+    fn every_output_of_the_table() {
+        let listeners = [
+            Listener::new(
+                "127.0.0.1:80",
+                Family::Tcp4,
+                ListenStats::new(1, 2).with_backlog(128).with_drops(3),
+            ),
+            Listener::new("/tmp/\"s\"", Family::Unix, ListenStats::new(0, 0)),
+        ];
+        let snap = Snapshot {
+            listeners: &listeners,
+            ..Snapshot::new()
+        };
+        let mut json = String::new();
+        render_json(&snap, &mut json).unwrap();
+        assert_eq!(
+            json,
+            "{\"calling\":null,\"writing\":null,\"listeners\":[\
+             {\"address\":\"127.0.0.1:80\",\"type\":\"tcp\",\"active\":1,\"queued\":2,\"backlog\":128,\"drops\":3,\"syn_recv\":null},\
+             {\"address\":\"/tmp/\\\"s\\\"\",\"type\":\"unix\",\"active\":0,\"queued\":0,\"backlog\":null,\"drops\":null,\"syn_recv\":null}],\
+             \"metrics\":[],\"histograms\":[]}\n"
+        );
+        let mut table = String::new();
+        render_table(&snap, &mut table).unwrap();
+        assert_eq!(
+            table,
+            "ADDRESS        ACTIVE   QUEUED  BACKLOG    DROPS\n\
+             127.0.0.1:80        1        2      128        3\n\
+             /tmp/\"s\"            0        0        -        -\n"
+        );
+        let mut prom = String::new();
+        render_prometheus(&snap, &mut prom).unwrap();
+        let samples: Vec<&str> = prom.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(
+            samples,
+            [
+                "raindrops_listener_active{listener=\"127.0.0.1:80\"} 1",
+                "raindrops_listener_active{listener=\"/tmp/\\\"s\\\"\"} 0",
+                "raindrops_listener_queued{listener=\"127.0.0.1:80\"} 2",
+                "raindrops_listener_queued{listener=\"/tmp/\\\"s\\\"\"} 0",
+                "raindrops_listener_backlog{listener=\"127.0.0.1:80\"} 128",
+                "raindrops_listener_drops_total{listener=\"127.0.0.1:80\"} 3",
+            ]
+        );
+    }
 
     #[test]
     fn rows() {

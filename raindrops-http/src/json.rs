@@ -216,12 +216,19 @@ mod tests {
         };
         let mut s = String::new();
         render_json(&snap, &mut s).unwrap();
+        // The members of each listener object are the field table's (see
+        // the tests in fields.rs); here, the document around them.
+        let (head, rest) = s.split_once("\"listeners\":[").unwrap();
+        assert_eq!(head, "{\"calling\":1,\"writing\":null,");
+        let (objects, tail) = rest.split_once("],\"metrics\"").unwrap();
+        assert_eq!(objects.matches("{\"address\":").count(), 2, "{objects}");
+        assert!(
+            objects.contains("\"address\":\"/tmp/\\\"s\\\"\""),
+            "{objects}"
+        );
         assert_eq!(
-            s,
-            "{\"calling\":1,\"writing\":null,\"listeners\":[\
-             {\"address\":\"127.0.0.1:80\",\"type\":\"tcp\",\"active\":1,\"queued\":2,\"backlog\":128,\"drops\":3,\"syn_recv\":null},\
-             {\"address\":\"/tmp/\\\"s\\\"\",\"type\":\"unix\",\"active\":0,\"queued\":0,\"backlog\":null,\"drops\":null,\"syn_recv\":null}],\
-             \"metrics\":[{\"name\":\"jobs\",\"help\":\"Jobs done.\",\"type\":\"counter\",\"labels\":{\"k\":\"v\"},\"value\":5}],\
+            tail,
+            ":[{\"name\":\"jobs\",\"help\":\"Jobs done.\",\"type\":\"counter\",\"labels\":{\"k\":\"v\"},\"value\":5}],\
              \"histograms\":[{\"name\":\"h\",\"help\":\"x\",\"labels\":{},\"count\":3,\"min\":0,\"max\":4,\"sum\":5,\
              \"mean\":1.6666666666666667,\"std_dev\":2.0816659994661326,\"outliers_low\":1,\
              \"buckets\":[{\"low\":1,\"count\":1},{\"low\":4,\"count\":1}]}]}\n"

@@ -16,6 +16,7 @@
 //! ```
 
 pub mod diag;
+pub mod exposition;
 pub mod holders;
 
 use std::collections::HashMap;
