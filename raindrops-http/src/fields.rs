@@ -117,6 +117,12 @@ pub const LISTENER_FIELDS: &[ListenerField] = &[
         value: |l| Value::Str(l.name),
     },
     ListenerField {
+        key: "family",
+        column: Column::Always("FAMILY"),
+        exposition: Exposition::Label("family"),
+        value: |l| Value::Str(l.family.as_str()),
+    },
+    ListenerField {
         key: "type",
         column: Column::None,
         exposition: Exposition::None,
@@ -303,17 +309,17 @@ mod tests {
         assert_eq!(
             json,
             "{\"calling\":null,\"writing\":null,\"listeners\":[\
-             {\"address\":\"127.0.0.1:80\",\"type\":\"tcp\",\"active\":1,\"queued\":2,\"backlog\":128,\"drops\":3,\"syn_recv\":null},\
-             {\"address\":\"/tmp/\\\"s\\\"\",\"type\":\"unix\",\"active\":0,\"queued\":0,\"backlog\":null,\"drops\":null,\"syn_recv\":null}],\
+             {\"address\":\"127.0.0.1:80\",\"family\":\"tcp4\",\"type\":\"tcp\",\"active\":1,\"queued\":2,\"backlog\":128,\"drops\":3,\"syn_recv\":null},\
+             {\"address\":\"/tmp/\\\"s\\\"\",\"family\":\"unix\",\"type\":\"unix\",\"active\":0,\"queued\":0,\"backlog\":null,\"drops\":null,\"syn_recv\":null}],\
              \"metrics\":[],\"histograms\":[]}\n"
         );
         let mut table = String::new();
         render_table(&snap, &mut table).unwrap();
         assert_eq!(
             table,
-            "ADDRESS        ACTIVE   QUEUED  BACKLOG    DROPS\n\
-             127.0.0.1:80        1        2      128        3\n\
-             /tmp/\"s\"            0        0        -        -\n"
+            "ADDRESS      FAMILY   ACTIVE   QUEUED  BACKLOG    DROPS\n\
+             127.0.0.1:80 tcp4          1        2      128        3\n\
+             /tmp/\"s\"     unix          0        0        -        -\n"
         );
         let mut prom = String::new();
         render_prometheus(&snap, &mut prom).unwrap();
@@ -321,12 +327,12 @@ mod tests {
         assert_eq!(
             samples,
             [
-                "raindrops_listener_active{listener=\"127.0.0.1:80\"} 1",
-                "raindrops_listener_active{listener=\"/tmp/\\\"s\\\"\"} 0",
-                "raindrops_listener_queued{listener=\"127.0.0.1:80\"} 2",
-                "raindrops_listener_queued{listener=\"/tmp/\\\"s\\\"\"} 0",
-                "raindrops_listener_backlog{listener=\"127.0.0.1:80\"} 128",
-                "raindrops_listener_drops_total{listener=\"127.0.0.1:80\"} 3",
+                "raindrops_listener_active{listener=\"127.0.0.1:80\",family=\"tcp4\"} 1",
+                "raindrops_listener_active{listener=\"/tmp/\\\"s\\\"\",family=\"unix\"} 0",
+                "raindrops_listener_queued{listener=\"127.0.0.1:80\",family=\"tcp4\"} 2",
+                "raindrops_listener_queued{listener=\"/tmp/\\\"s\\\"\",family=\"unix\"} 0",
+                "raindrops_listener_backlog{listener=\"127.0.0.1:80\",family=\"tcp4\"} 128",
+                "raindrops_listener_drops_total{listener=\"127.0.0.1:80\",family=\"tcp4\"} 3",
             ]
         );
     }
@@ -347,6 +353,7 @@ mod tests {
             v,
             [
                 ("address", "127.0.0.1:80".to_string()),
+                ("family", "tcp4".into()),
                 ("type", "tcp".into()),
                 ("active", "1".into()),
                 ("queued", "2".into()),
