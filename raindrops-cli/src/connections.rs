@@ -6,12 +6,13 @@ use std::net::SocketAddr;
 use clap::{Args, ValueEnum};
 use raindrops_core::parse_tcp_addr;
 use raindrops_diag::wire::tcp_state::TcpStates;
-use raindrops_diag::{ConnQuery, Connection, Diag};
+use raindrops_diag::{ConnQuery, Connection, TcpQuery};
 use raindrops_tcpinfo::TcpInfo;
 
 use crate::fail::{Failure, Outcome};
 use crate::json;
 use crate::out;
+use crate::sample::{Sampler, shown};
 use crate::table::{Align, Table, or_dash};
 
 /// Output formats of `connections`.
@@ -53,9 +54,10 @@ struct Row {
 /// Runs `connections`.
 pub(crate) fn run(args: &ConnectionsArgs) -> Outcome {
     let addr = parse_tcp_addr(&args.addr)
-        .map_err(|e| Failure::Usage(format!("bad listener address {:?}: {e}", args.addr)))?;
-    let mut diag = Diag::new()
-        .map_err(|e| Failure::System(format!("cannot open a netlink sock_diag socket: {e}")))?;
+        .map_err(|e| Failure::Usage(format!("bad listener address {}: {e}", shown(&args.addr))))?;
+    let mut sampler = Sampler::new(std::slice::from_ref(&args.addr), TcpQuery::queued_only())?;
+    sampler.warn_not_listening();
+    let diag = sampler.diag();
     let states = if args.all_states {
         TcpStates::all() - TcpStates::LISTEN
     } else {

@@ -60,6 +60,7 @@ pub(crate) fn tcp_query(queued_only: bool, syn_recv: bool) -> TcpQuery {
 /// Runs `listeners`.
 pub(crate) fn run(args: &ListenersArgs) -> Outcome {
     let mut sampler = Sampler::new(&args.names, tcp_query(args.queued_only, args.syn_recv))?;
+    sampler.warn_not_listening();
     let listeners = sampler.sample()?;
     let text = render(&listeners, sampler.counts_active(), args.format)?;
     out::stdout(&text)

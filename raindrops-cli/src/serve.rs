@@ -167,6 +167,7 @@ pub(crate) fn run(args: &ServeArgs) -> Outcome {
         )));
     }
     let mut sampler = Sampler::new(&args.names, tcp_query(false, false))?;
+    sampler.warn_not_listening();
     let first = sampler.sample()?;
     let start = Timestamp::now();
     let mut watcher = WatcherState::new(start, delay);

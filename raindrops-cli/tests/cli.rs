@@ -328,14 +328,22 @@ fn watch_signals() {
     }
     kill(child.id(), "-USR1");
     let mut dump = String::new();
-    while !dump.contains("--- queued ---") || !dump.ends_with("\n\n") {
+    while !dump.contains(" queued ---") || !dump.ends_with("\n\n") {
         let mut l = String::new();
         if err.read_line(&mut l).unwrap() == 0 {
             break;
         }
         dump.push_str(&l);
     }
-    assert!(dump.starts_with("--- active ---\ncount="), "{dump}");
+    // Ruby's dump, per listener.
+    assert!(
+        dump.starts_with(&format!("--- {} active ---\ncount=", f.addr)),
+        "{dump}"
+    );
+    assert!(
+        dump.contains(&format!("--- {} queued ---\ncount=", f.addr)),
+        "{dump}"
+    );
     assert!(
         dump.contains("outliers_low=") && dump.contains("std_dev="),
         "{dump}"
@@ -724,5 +732,28 @@ fn serve_head_concurrent_and_slow_clients_and_promtool() {
         // Closed by the server (possibly after a 408), not left hanging.
         let _ = s.read_to_end(&mut rest);
         assert!(start.elapsed() < Duration::from_secs(8));
+    }
+}
+
+#[test]
+fn watch_all_aligns_columns_to_the_addresses_it_prints() {
+    let _f = fixture(0, 1);
+    let out = raindrops(&["watch", "-a", "-d", "0", "-n", "1"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let s = text(&out.stdout);
+    let lines: Vec<&str> = s.lines().collect();
+    assert!(lines.len() >= 2, "{s}");
+    // Every line whose address fits the (at most 35-wide) column ends its
+    // numbers at the same position as the header.
+    let header = text(&out.stderr);
+    let header = header.lines().find(|l| l.contains("timestamp")).unwrap();
+    let width = header.len();
+    let fitting: Vec<&&str> = lines
+        .iter()
+        .filter(|l| l.split_whitespace().nth(1).is_some_and(|a| a.chars().count() <= 35))
+        .collect();
+    assert!(!fitting.is_empty());
+    for l in fitting {
+        assert_eq!(l.len(), width, "{l:?} vs header {header:?}");
     }
 }

@@ -59,7 +59,15 @@ where
             w.write_char(':')?;
             match field.get(i, measured, l) {
                 Value::Int(v) => write!(w, "{v}")?,
-                Value::Str(s) => string(w, s)?,
+                Value::Str(s) => {
+                    // Identity on display names; see docs/escaping.md.
+                    w.write_char('"')?;
+                    fmt::Write::write_fmt(
+                        &mut JsonEscaper(&mut *w),
+                        format_args!("{}", raindrops_core::SafeText(s)),
+                    )?;
+                    w.write_char('"')?;
+                }
                 Value::Unknown => w.write_str("null")?,
             }
         }
@@ -155,6 +163,16 @@ fn labels<W: fmt::Write + ?Sized>(w: &mut W, labels: &[(&str, &str)]) -> fmt::Re
         string(w, v)?;
     }
     w.write_char('}')
+}
+
+/// A writer adapter that escapes everything written through it for the
+/// inside of a JSON string.
+struct JsonEscaper<'w, W: ?Sized>(&'w mut W);
+
+impl<W: fmt::Write + ?Sized> fmt::Write for JsonEscaper<'_, W> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        text::json_string(self.0, s)
+    }
 }
 
 fn string<W: fmt::Write + ?Sized>(w: &mut W, s: &str) -> fmt::Result {

@@ -3,7 +3,7 @@
 use core::fmt;
 use core::ops::ControlFlow;
 
-use raindrops_core::{Aggregate, Listener};
+use raindrops_core::{Aggregate, Listener, SafeText};
 
 use crate::fields::{Exposition, FieldSet, LISTENER_FIELDS, Value};
 use crate::source::{Histogram, Metric, MetricKind, StatsSource, any_listener, each_listener};
@@ -94,7 +94,10 @@ fn labels<W: fmt::Write + ?Sized>(w: &mut W, labels: &[(&str, &str)]) -> fmt::Re
         w.write_str(if i == 0 { "{" } else { "," })?;
         text::name(w, k, false)?;
         w.write_str("=\"")?;
-        text::label_value(w, v)?;
+        fmt::Write::write_fmt(
+            &mut text::LabelEscaper(&mut *w),
+            format_args!("{}", SafeText(v)),
+        )?;
         w.write_char('"')?;
     }
     Ok(())
@@ -192,7 +195,12 @@ fn listener_labels<W: fmt::Write + ?Sized>(
         w.write_str(name)?;
         w.write_str("=\"")?;
         match field.get(i, measured, l) {
-            Value::Str(s) => text::label_value(w, s)?,
+            // A display name passes SafeText unchanged; a name from a
+            // source that did not escape it cannot put a raw control
+            // character into the scrape.
+            Value::Str(s) => {
+                fmt::Write::write_fmt(&mut text::LabelEscaper(w), format_args!("{}", SafeText(s)))?
+            }
             Value::Int(v) => write!(w, "{v}")?,
             Value::Unknown => {}
         }

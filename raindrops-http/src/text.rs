@@ -68,6 +68,16 @@ impl<W: fmt::Write + ?Sized> fmt::Write for HtmlEscaper<'_, W> {
     }
 }
 
+/// A writer adapter that escapes everything written through it as a
+/// Prometheus label value.
+pub(crate) struct LabelEscaper<'w, W: ?Sized>(pub(crate) &'w mut W);
+
+impl<W: fmt::Write + ?Sized> fmt::Write for LabelEscaper<'_, W> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        label_value(self.0, s)
+    }
+}
+
 /// A Prometheus / OpenMetrics label value: `\`, `"` and line feed escaped.
 pub(crate) fn label_value<W: fmt::Write + ?Sized>(w: &mut W, s: &str) -> fmt::Result {
     escape_with(w, s, |c| match c {

@@ -148,7 +148,10 @@ pub fn render_summary_html<W: fmt::Write + ?Sized>(
     w.write_str("<html><head><title>")?;
     text::html(w, hostname)?;
     w.write_str(" - ")?;
-    text::html(w, addr)?;
+    fmt::Write::write_fmt(
+        &mut HtmlEscaper(w),
+        format_args!("{}", raindrops_core::SafeText(addr)),
+    )?;
     w.write_str("</title></head><body><table>")?;
     for (name, value) in SUMMARY_HEADERS.iter().zip(summary_header_values(s)) {
         let name = name.strip_prefix("X-").unwrap_or(name);
@@ -208,7 +211,10 @@ pub fn render_index<V: Watcher + ?Sized, W: fmt::Write + ?Sized>(
         w.write_str("<tr><td><a href='tail/")?;
         enc(w)?;
         w.write_str(".txt' title='&quot;tail&quot; output in real time'>")?;
-        text::html(w, addr)?;
+        fmt::Write::write_fmt(
+            &mut HtmlEscaper(w),
+            format_args!("{}", raindrops_core::SafeText(addr)),
+        )?;
         w.write_str("</a></td><td><a href='active/")?;
         enc(w)?;
         write!(
