@@ -73,8 +73,15 @@ fn a_symlink_under_a_shm_name_is_never_followed() {
         let e = opts.open_named(&link.1).unwrap_err();
         assert_eq!(e, Error::NotRegularFile, "{e}");
     }
-    assert_eq!(Region::open_read_only(&format!("shm:{}", link.1)).unwrap_err(), Error::NotRegularFile);
-    assert_eq!(std::fs::read(victim.path()).unwrap(), before, "the victim was changed");
+    assert_eq!(
+        Region::open_read_only(&format!("shm:{}", link.1)).unwrap_err(),
+        Error::NotRegularFile
+    );
+    assert_eq!(
+        std::fs::read(victim.path()).unwrap(),
+        before,
+        "the victim was changed"
+    );
 }
 
 #[test]
@@ -144,7 +151,12 @@ fn mode_refuses_setuid_setgid_and_sticky() {
         assert!(e.to_string().contains("setuid"), "{bits:o}: {e}");
         assert_eq!(Region::open_named(&name.0).unwrap_err(), Error::NotFound);
         let path = TempPath::new("mode");
-        assert!(Options::new().mode(bits).create_file(path.path(), 1).is_err());
+        assert!(
+            Options::new()
+                .mode(bits)
+                .create_file(path.path(), 1)
+                .is_err()
+        );
         assert!(!path.path().exists());
         assert!(Options::new().mode(bits).ruby_file(path.path(), 1).is_err());
         assert!(!path.path().exists());
