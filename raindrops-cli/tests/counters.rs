@@ -176,7 +176,7 @@ fn sparse_file_truncated_while_read() {
         let mut args = vec!["counters"];
         args.extend_from_slice(extra);
         args.push(path.str());
-        let mut child = Command::new(BIN)
+        let child = Command::new(BIN)
             .args(&args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -317,7 +317,7 @@ fn special_and_impossible_targets_are_bad_input() {
 #[test]
 fn shm_names_have_the_kernels_limit() {
     // NAME_MAX (255) counts the leading '/' of a POSIX shm name.
-    let longest = format!("{}{}", unique("max"), "n".repeat(200));
+    let longest = format!("{}{}", unique("max"), "n".repeat(254));
     let longest = &longest[..254];
     let region = raindrops_shm::Options::new()
         .unlink_on_drop(true)
@@ -438,5 +438,9 @@ fn sparse_object_claiming_millions_costs_what_is_printed() {
     assert_eq!(status.code(), Some(0), "{err}");
     eprintln!("--limit 0, 1M counters: peak RSS {rss_kib} KiB");
     assert!(rss_kib < 64 * 1024, "peak RSS {rss_kib} KiB");
-    assert_eq!(blocks(&small.0.0), before, "the reader allocated tmpfs pages");
+    assert_eq!(
+        blocks(&small.0.0),
+        before,
+        "the reader allocated tmpfs pages"
+    );
 }

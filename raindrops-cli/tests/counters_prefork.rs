@@ -83,7 +83,14 @@ fn counters_shows_the_slot_names_of_the_prefork_example() {
         .collect();
     assert_eq!(
         second,
-        ["a", "b", "writing[0]", "writing[1]", "requests[0]", "requests[1]"],
+        [
+            "a",
+            "b",
+            "writing[0]",
+            "writing[1]",
+            "requests[0]",
+            "requests[1]"
+        ],
         "{table}"
     );
 }
