@@ -14,6 +14,7 @@ mod object;
 mod options;
 mod reader;
 mod region;
+mod shared_counters;
 
 #[cfg(target_has_atomic = "64")]
 pub use aggregate::{AggregateOptions, SharedAggregate};
@@ -27,6 +28,7 @@ pub use options::Options;
 pub use raindrops_core::{CounterArray, MAX};
 pub use reader::RegionReader;
 pub use region::{Backing, Region, unlink_named};
+pub use shared_counters::SharedCounters;
 
 /// The sysfs text parsers behind [`ruby_stride`], public only for the fuzz
 /// targets: not part of the API.
