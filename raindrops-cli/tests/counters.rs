@@ -385,15 +385,22 @@ fn blocks(path: &Path) -> u64 {
 }
 
 /// Runs the command with stdout to /dev/null; gives its status and peak
-/// RSS in KiB.
+/// RSS in KiB (`wait4`, which std's `Child::wait` does not report).
+#[allow(clippy::zombie_processes)] // reaped by wait4 below
 fn run_measured(args: &[&str]) -> (ExitStatus, i64, String) {
-    let child = Command::new(BIN)
+    let mut child = Command::new(BIN)
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // Until EOF, that is until the child exits (stderr is one line).
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        use std::io::Read as _;
+        let _ = e.read_to_string(&mut err);
+    }
     let pid = child.id() as libc::pid_t;
     let mut status = 0;
     // SAFETY: an all-zero rusage is a valid value to be overwritten.
@@ -401,11 +408,6 @@ fn run_measured(args: &[&str]) -> (ExitStatus, i64, String) {
     // SAFETY: waits for our own child with valid out-pointers.
     let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     assert_eq!(r, pid);
-    let mut err = String::new();
-    if let Some(mut e) = child.stderr {
-        use std::io::Read as _;
-        let _ = e.read_to_string(&mut err);
-    }
     (ExitStatus::from_raw(status), usage.ru_maxrss, err)
 }
 

@@ -146,6 +146,17 @@ impl Parts {
 /// default mode `0o600` so other users cannot either, and prefer a memfd
 /// (sealed with `F_SEAL_SHRINK`, see [`is_shrink_sealed`](Self::is_shrink_sealed))
 /// when handing memory to processes you do not trust.
+///
+/// Which backing guarantees what:
+///
+/// - anonymous memory has no file anyone could shrink: never `SIGBUS`;
+/// - a sealed memfd ([`Options::memfd`], or one received with
+///   `is_shrink_sealed()` true) cannot be shrunk by anyone: never `SIGBUS`;
+/// - named shared memory and files (ours or Ruby's) can be shrunk by any
+///   process with write access: a mapped region of one may raise `SIGBUS`.
+///   To read such objects without that risk, copy them with a
+///   [`RegionReader`](crate::RegionReader), which reports a shrink as
+///   [`Error::Truncated`].
 pub struct Region {
     /// The `len` counters in use. `'static` is a private fiction: the view
     /// is only handed out reborrowed from `&self`, and the mapping it points
