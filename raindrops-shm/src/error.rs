@@ -293,7 +293,7 @@ impl Error {
     pub fn is_bad_target(&self) -> bool {
         match *self {
             Error::Sys { call, errno } => {
-                call == Call::Open
+                matches!(call, Call::Open | Call::ShmOpen)
                     && [
                         errno::LOOP,
                         errno::NAMETOOLONG,
@@ -334,7 +334,7 @@ impl fmt::Display for Error {
             Error::NotFound => f.write_str("no such shared memory object or file"),
             Error::AlreadyExists => f.write_str("a shared memory object or file by that name already exists"),
             Error::BadName => f.write_str(
-                "bad shared memory name: want 1-255 bytes after one leading '/', no other '/' or NUL",
+                "bad shared memory name: want 1-254 bytes after one optional leading '/', no other '/' or NUL",
             ),
             Error::BadMagic { found } => write!(
                 f,
