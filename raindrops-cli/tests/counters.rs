@@ -446,3 +446,62 @@ fn sparse_object_claiming_millions_costs_what_is_printed() {
         "the reader allocated tmpfs pages"
     );
 }
+
+#[test]
+fn every_format_streams_past_one_chunk_and_says_when_it_stops_short() {
+    use raindrops_core::CounterArray;
+    let name = unique("chunks");
+    let region = raindrops_shm::Options::new()
+        .unlink_on_drop(true)
+        .create_named(&name, 3000)
+        .unwrap();
+    region.set(2999, 42).unwrap();
+    let target = format!("shm:{name}");
+    let out = raindrops(&["counters", "--limit", "0", &target]);
+    let s = text(&out.stdout);
+    assert_eq!(s.lines().count(), 2 + 3000);
+    assert!(s.lines().last().unwrap().ends_with(" 42"), "{s}");
+    let out = raindrops(&["counters", "--format", "json", "--limit", "0", &target]);
+    let s = text(&out.stdout);
+    assert_eq!(s.matches("\"index\"").count(), 3000);
+    assert!(s.contains("\"len\": 3000"));
+    assert!(
+        s.ends_with("{\"index\": 2999, \"name\": null, \"value\": 42}]}\n"),
+        "{s}"
+    );
+    let out = raindrops(&[
+        "counters",
+        "--format",
+        "prometheus",
+        "--limit",
+        "0",
+        &target,
+    ]);
+    let s = text(&out.stdout);
+    assert_eq!(
+        s.matches("# TYPE raindrops_counter gauge").count(),
+        1,
+        "{s}"
+    );
+    assert_eq!(s.matches("# HELP raindrops_counter ").count(), 1);
+    assert_eq!(
+        s.lines()
+            .filter(|l| l.starts_with("raindrops_counter{"))
+            .count(),
+        3000
+    );
+    // A limit shows the first ones and says so in the table's header.
+    let out = raindrops(&["counters", "--limit", "100", &target]);
+    let s = text(&out.stdout);
+    assert_eq!(s.lines().count(), 2 + 100);
+    assert!(
+        s.lines()
+            .next()
+            .unwrap()
+            .contains("3000 counters (the first 100 shown"),
+        "{s}"
+    );
+    let out = raindrops(&["counters", "--format", "json", "--limit", "100", &target]);
+    assert_eq!(text(&out.stdout).matches("\"index\"").count(), 100);
+    drop(region);
+}

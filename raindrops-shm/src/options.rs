@@ -182,14 +182,15 @@ impl<'a> Options<'a> {
     pub fn create_named(&self, name: &str, len: usize) -> Result<Region, Error> {
         let name = ShmName::new(name)?;
         let fd = object::create_shm(&name, self.mode)?;
+        let id = object::Identity::of(&fd)?;
         match self.init_headered(fd, len, Backing::Named) {
             Ok(mut region) => {
                 region.set_name(name.into_boxed_str());
                 Ok(region)
             }
             Err(e) => {
-                // The name is ours (O_EXCL): do not leave a half-made object.
-                let _ = object::unlink_shm(&name);
+                // The object is ours (O_EXCL): do not leave it half-made.
+                let _ = object::unlink_shm_if(&name, id);
                 Err(e)
             }
         }
