@@ -365,7 +365,14 @@ impl<'a> Options<'a> {
         // The header goes in last, so a process attaching too early sees a
         // clear error (BadMagic or Truncated) rather than half a region.
         let map = Mapping::of_fd(fd.as_fd(), bytes, false)?;
-        object::write_header(&fd, &RegionHeader::of_layout(&layout))?;
+        let header = RegionHeader::counters_at(
+            data_offset,
+            stride,
+            len,
+            layout.capacity,
+            layout.names.as_ref(),
+        );
+        object::write_header(&fd, &header)?;
         // A memfd has no name to unlink.
         let unlink = self.unlink_on_drop && backing != Backing::Memfd;
         Ok(Region::assemble(
@@ -398,11 +405,17 @@ impl<'a> Options<'a> {
 }
 
 impl RegionHeader {
-    /// The header describing `layout` (a counters object).
-    pub(crate) fn of_layout(layout: &Layout) -> RegionHeader {
-        let mut h = RegionHeader::counters(layout.stride, layout.len, layout.capacity);
-        h.data_offset = layout.data_offset as u64;
-        if let Some(n) = &layout.names {
+    /// The header of a counters object with this layout and name table.
+    pub(crate) fn counters_at(
+        data_offset: usize,
+        stride: usize,
+        len: usize,
+        capacity: usize,
+        names: Option<&NameTable>,
+    ) -> RegionHeader {
+        let mut h = RegionHeader::counters(stride, len, capacity);
+        h.data_offset = data_offset as u64;
+        if let Some(n) = names {
             // Bounded by MAX_NAMES * (1 + MAX_NAME_LEN) < 2^32.
             h.names_len = n.bytes().len() as u32;
             h.names_count = n.count() as u32;

@@ -412,20 +412,13 @@ impl Region {
         if !self.creator || self.access == Access::ReadOnly || getpid() != self.pid {
             return Ok(());
         }
-        let layout = Layout {
-            backing: self.backing,
-            data_offset: self.data_offset,
-            stride: self.view.stride(),
-            len: self.view.len(),
-            capacity: self.capacity,
-            names: None,
-        };
-        let mut h = RegionHeader::of_layout(&layout);
-        if let Some(n) = &self.names {
-            // Only headered objects get here, whose table is stored.
-            h.names_len = n.bytes().len() as u32;
-            h.names_count = n.count() as u32;
-        }
+        let h = RegionHeader::counters_at(
+            self.data_offset,
+            self.view.stride(),
+            self.view.len(),
+            self.capacity,
+            self.names.as_ref(),
+        );
         object::write_header(fd, &h)
     }
 
