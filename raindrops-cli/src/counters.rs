@@ -15,6 +15,7 @@ use raindrops_http::{JsonString, Metric, MetricKind, Snapshot, render_prometheus
 use raindrops_shm::RegionReader;
 use raindrops_shm::names::SlotNames;
 
+use crate::cell::or_null;
 use crate::fail::{Failure, Outcome};
 
 /// Output formats of `counters`.
@@ -98,6 +99,15 @@ impl<'a> Names<'a> {
 /// `bytes` escaped for text output.
 fn escaped(bytes: &[u8]) -> String {
     EscapedName(bytes).to_string()
+}
+
+/// A name as a JSON string: valid UTF-8 as is (JSON escapes what it
+/// must), other bytes in their reversible escaped form.
+fn json_name(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(n) => JsonString(n).to_string(),
+        Err(_) => JsonString(&escaped(bytes)).to_string(),
+    }
 }
 
 /// `s` padded with spaces to `width` characters (by hand: a format width
@@ -215,21 +225,11 @@ impl<'a> Output<'a> {
                 for (k, v) in values.iter().enumerate() {
                     let i = start + k;
                     let sep = if i > 0 { ", " } else { "" };
-                    let _ = write!(s, "{sep}{{\"index\": {i}, \"name\": ");
-                    match self.names.get(i) {
-                        // Valid UTF-8 as is (JSON escapes what it must);
-                        // other bytes in their reversible escaped form.
-                        Some(n) => match std::str::from_utf8(n) {
-                            Ok(n) => {
-                                let _ = write!(s, "{}", JsonString(n));
-                            }
-                            Err(_) => {
-                                let _ = write!(s, "{}", JsonString(&escaped(n)));
-                            }
-                        },
-                        None => s.push_str("null"),
-                    }
-                    let _ = write!(s, ", \"value\": {v}}}");
+                    let name = or_null(self.names.get(i).map(json_name));
+                    let _ = write!(
+                        s,
+                        "{sep}{{\"index\": {i}, \"name\": {name}, \"value\": {v}}}"
+                    );
                 }
             }
             Format::Prometheus => {

@@ -505,3 +505,30 @@ fn every_format_streams_past_one_chunk_and_says_when_it_stops_short() {
     assert_eq!(text(&out.stdout).matches("\"index\"").count(), 100);
     drop(region);
 }
+
+#[test]
+fn stored_names_that_are_not_text_are_escaped() {
+    // A hostile writer's name table: a newline and bytes that are not
+    // UTF-8 in slot 0, a terminal escape in slot 1.
+    let path = Temp::in_tmp("hostile-names");
+    let mut data = header(256, 128, 2, 2);
+    let table = [b"\x04a\n\xff\xfe".as_slice(), b"\x04\x1b[2J".as_slice()].concat();
+    data[56..60].copy_from_slice(&(table.len() as u32).to_ne_bytes());
+    data[60..64].copy_from_slice(&2u32.to_ne_bytes());
+    data.extend_from_slice(&table);
+    data.resize(256 + 2 * 128, 0);
+    std::fs::write(&path.0, &data).unwrap();
+    let out = raindrops(&["counters", path.str()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let s = text(&out.stdout);
+    assert_eq!(s.lines().count(), 2 + 2, "{s}");
+    assert!(s.contains(r"a\x0a\xff\xfe"), "{s}");
+    assert!(s.contains(r"\x1b[2J") && !s.contains('\x1b'), "{s:?}");
+    let out = raindrops(&["counters", "--format", "json", path.str()]);
+    let s = text(&out.stdout);
+    assert!(s.contains(r#""name": "a\\x0a\\xff\\xfe""#), "{s}");
+    assert!(s.contains(r#""name": "\u001b[2J""#), "{s}");
+    let out = raindrops(&["counters", "--format", "prometheus", path.str()]);
+    let s = text(&out.stdout);
+    assert!(!s.contains('\x1b') && s.lines().count() == 4, "{s:?}");
+}
