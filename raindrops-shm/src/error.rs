@@ -24,7 +24,7 @@ pub(crate) mod errno {
     pub(crate) const ACCES: Errno = Errno::from_raw(e::EACCES as i32);
     pub(crate) const PERM: Errno = Errno::from_raw(e::EPERM as i32);
     pub(crate) const SPIPE: Errno = Errno::from_raw(e::ESPIPE as i32);
-    pub(crate) const NODATA_OR_ROFS: Errno = Errno::from_raw(e::EROFS as i32);
+    pub(crate) const ROFS: Errno = Errno::from_raw(e::EROFS as i32);
 }
 
 /// The system call that failed, named in [`Error::Sys`].
@@ -303,7 +303,7 @@ impl Error {
                         errno::ACCES,
                         errno::PERM,
                         errno::NODEV,
-                        errno::NODATA_OR_ROFS,
+                        errno::ROFS,
                     ]
                     .contains(&errno)
                     || [errno::SPIPE, errno::ISDIR, errno::INVAL].contains(&errno)
