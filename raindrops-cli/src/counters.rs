@@ -104,10 +104,9 @@ fn escaped(bytes: &[u8]) -> String {
 /// A name as a JSON string: valid UTF-8 as is (JSON escapes what it
 /// must), other bytes in their reversible escaped form.
 fn json_name(bytes: &[u8]) -> String {
-    match std::str::from_utf8(bytes) {
-        Ok(n) => JsonString(n).to_string(),
-        Err(_) => JsonString(&escaped(bytes)).to_string(),
-    }
+    // The display form, as every JSON of the workspace carries names
+    // (docs/escaping.md): reversible, and safe when printed raw.
+    JsonString(&escaped(bytes)).to_string()
 }
 
 /// `s` padded with spaces to `width` characters (by hand: a format width
@@ -193,11 +192,15 @@ impl<'a> Output<'a> {
                 let _ = writeln!(s, "  {:>20}", "VALUE");
                 s
             }
-            Format::Json => format!(
-                "{{\"target\": {}, \"backing\": \"{backing}\", \"stride\": {}, \"len\": {len}, \"counters\": [",
-                JsonString(&args.target),
-                reader.stride()
-            ),
+            Format::Json => {
+                // The one JSON style of the command (crate::json): compact;
+                // the array is streamed, so the object is opened by hand.
+                format!(
+                    "{{\"target\":{},\"backing\":\"{backing}\",\"stride\":{},\"len\":{len},\"counters\":[",
+                    JsonString(&args.target),
+                    reader.stride()
+                )
+            }
             Format::Prometheus => String::new(),
         };
         Output {
@@ -224,12 +227,15 @@ impl<'a> Output<'a> {
             Format::Json => {
                 for (k, v) in values.iter().enumerate() {
                     let i = start + k;
-                    let sep = if i > 0 { ", " } else { "" };
+                    if i > 0 {
+                        s.push(',');
+                    }
                     let name = or_null(self.names.get(i).map(json_name));
-                    let _ = write!(
-                        s,
-                        "{sep}{{\"index\": {i}, \"name\": {name}, \"value\": {v}}}"
-                    );
+                    crate::json::Object::new(&mut s)
+                        .num("index", i)
+                        .raw("name", &name)
+                        .num("value", v)
+                        .end();
                 }
             }
             Format::Prometheus => {

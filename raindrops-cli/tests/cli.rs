@@ -513,13 +513,10 @@ fn counters_of_a_named_region() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let s = text(&out.stdout);
     assert!(
-        s.contains("{\"index\": 0, \"name\": \"calling\", \"value\": 5}"),
+        s.contains("{\"index\":0,\"name\":\"calling\",\"value\":5}"),
         "{s}"
     );
-    assert!(
-        s.contains("{\"index\": 2, \"name\": null, \"value\": 7}"),
-        "{s}"
-    );
+    assert!(s.contains("{\"index\":2,\"name\":null,\"value\":7}"), "{s}");
     let out = raindrops(&["counters", "--format", "prometheus", &target]);
     assert!(text(&out.stdout).contains("index=\"2\""));
 }
@@ -750,7 +747,11 @@ fn watch_all_aligns_columns_to_the_addresses_it_prints() {
     let width = header.len();
     let fitting: Vec<&&str> = lines
         .iter()
-        .filter(|l| l.split_whitespace().nth(1).is_some_and(|a| a.chars().count() <= 35))
+        .filter(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .is_some_and(|a| a.chars().count() <= 35)
+        })
         .collect();
     assert!(!fitting.is_empty());
     for l in fitting {

@@ -69,7 +69,7 @@ fn counters_shows_the_slot_names_of_the_prefork_example() {
     );
     let json = run(&["counters", "--format", "json", &target]);
     assert!(
-        json.contains(r#"{"index": 4, "name": "requests[0]", "value": 0}"#),
+        json.contains(r#"{"index":4,"name":"requests[0]","value":0}"#),
         "{json}"
     );
     let prom = run(&["counters", "--format", "prometheus", &target]);

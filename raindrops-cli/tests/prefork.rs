@@ -187,7 +187,7 @@ fn gauges_stats_and_a_dead_worker() {
         .unwrap();
     assert!(
         String::from_utf8_lossy(&out.stdout).contains(&format!(
-            "{{\"index\": {busy}, \"name\": \"calling[{busy}]\", \"value\": 1}}"
+            "{{\"index\":{busy},\"name\":\"calling[{busy}]\",\"value\":1}}"
         )),
         "{}",
         String::from_utf8_lossy(&out.stdout)
