@@ -276,7 +276,7 @@ fn serve(
         // request is counted.
         let tcp: Vec<(String, ListenStats)> = diag
             .tcp_listener_stats(&[listener])
-            .map(|s| s.into_vec())
+            .map(|s| s.into_iter().map(|l| (l.name, l.stats)).collect())
             .unwrap_or_default();
         let waited = shared.waited_ms.snapshot();
         let metrics = [Metric::new(

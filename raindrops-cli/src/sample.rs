@@ -72,10 +72,10 @@ impl Sampler {
         let mut out = Vec::new();
         if self.all || !self.tcp.is_empty() {
             let tcp = self.diag.tcp_listener_stats_with(&self.tcp, &self.query)?;
-            out.extend(tcp.into_iter().map(|(name, stats)| Listener {
-                name,
+            out.extend(tcp.into_iter().map(|l| Listener {
+                name: l.name,
                 kind: Kind::Tcp,
-                stats,
+                stats: l.stats,
             }));
         }
         if self.all || !self.unix.is_empty() {
@@ -86,10 +86,10 @@ impl Sampler {
                 UnixQuery::queued_only()
             };
             let unix = self.diag.unix_listener_stats_with(&self.unix, &query)?;
-            out.extend(unix.into_iter().map(|(name, stats)| Listener {
-                name,
+            out.extend(unix.into_iter().map(|l| Listener {
+                name: l.name,
                 kind: Kind::Unix,
-                stats,
+                stats: l.stats,
             }));
         }
         Ok(out)

@@ -6,7 +6,7 @@ use common::*;
 use raindrops_core::AddrError;
 use raindrops_diag::{Diag, ListenStats, QueryError, TcpQuery};
 
-fn stats(d: &mut Diag, addrs: &[&str]) -> raindrops_diag::ListenerStats {
+fn stats(d: &mut Diag, addrs: &[&str]) -> raindrops_diag::Listeners {
     d.tcp_listener_stats(addrs).unwrap()
 }
 
