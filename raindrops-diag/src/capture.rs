@@ -327,8 +327,32 @@ fn capture_real_replies() {
         .map(|d| only(d, ours))
         .filter(|d| !d.is_empty())
         .collect();
+    assert_eq!(
+        unix.iter().map(|d| NlMsgs::new(d).count()).sum::<usize>(),
+        3
+    );
+    write_replies(&dir, "unix", seq, &unix);
+    // Every attribute unix_diag has, for the message corpus.
+    let all = UnixDiagReq {
+        show: UnixShow::all(),
+        ..ureq
+    };
+    let n = unix_dump(&mut req, 0, &all).unwrap();
+    let (seq_all, rich) = datagrams(&mut sock, &req[..n]);
+    let rich: Vec<Vec<u8>> = rich
+        .iter()
+        .map(|d| only(d, ours))
+        .filter(|d| !d.is_empty())
+        .collect();
+    let plain: Vec<(u8, &[u8])> = rich.iter().map(|d| (0, &d[..])).collect();
+    write(
+        &dir,
+        "diag_reply",
+        "unix-all-attrs",
+        &framed(seq_all, &plain),
+    );
     let mut unix_msgs = 0;
-    for d in &unix {
+    for d in &rich {
         for m in NlMsgs::new(d).flatten() {
             if let Ok(msg) = UnixDiagMsg::new_checked(m.payload()) {
                 assert!(msg.attrs().all(|a| a.is_ok()));
@@ -339,7 +363,6 @@ fn capture_real_replies() {
         }
     }
     assert_eq!(unix_msgs, 2, "listener and accepted socket");
-    write_replies(&dir, "unix", seq, &unix);
     // The requested-name fast path and the every-listener path agree.
     let frames: Vec<(u8, &[u8])> = unix.iter().map(|d| (0, &d[..])).collect();
     let key = UnixName::new(name).unwrap();

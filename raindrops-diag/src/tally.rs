@@ -10,6 +10,7 @@ use crate::proc_unix::UnixLine;
 use crate::query::{TcpQuery, UnixQuery};
 use crate::table::Slots;
 use crate::wire::inet_diag::{InetDiagAttr, InetDiagMsg};
+use crate::wire::rtattr::RtAttr;
 use crate::wire::tcp_state::TcpState;
 use crate::wire::unix_diag::{UnixDiagMsg, attr as unix_attr};
 use crate::wire::{WireError, ne_u32_at};
@@ -212,13 +213,16 @@ impl<'a> UnixTally<'a> {
             }
             if !self.all() {
                 // The hottest path (every connected socket of the machine,
-                // a few requested names): compare the name in place.
-                if let Some(raw) = connected_name(m.as_bytes()) {
-                    if !raw.is_empty() {
-                        if let Some(i) = slots.rows().iter().position(|r| r.key.eq_sun_path(raw)) {
-                            let s = &mut slots.row(i).stats;
-                            s.active = s.active.saturating_add(1);
-                        }
+                // a few requested names): read the name in place.
+                let p = m.as_bytes();
+                if p.len() == UnixDiagMsg::<&[u8]>::LEN {
+                    // No attribute, no name: a client socket.
+                    return Ok(());
+                }
+                if let Some(raw) = first_name(p) {
+                    if let Some(i) = slots.rows().iter().position(|r| r.key.eq_sun_path(raw)) {
+                        let s = &mut slots.row(i).stats;
+                        s.active = s.active.saturating_add(1);
                     }
                     return Ok(());
                 }
@@ -328,29 +332,14 @@ impl<'a> UnixTally<'a> {
     }
 }
 
-/// For the bytes of a unix_diag message of an established socket whose
-/// first attribute is well-formed: its name, or an empty slice for a
-/// socket without one. `None` sends the message down the general path
-/// (which also reports malformed ones).
+/// The name of a unix_diag message (its bytes `p`) whose first attribute
+/// is a well-formed `UNIX_DIAG_NAME`, where the kernel puts it; `None`
+/// sends the message down the general path (which also reports malformed
+/// attributes).
 #[inline]
-fn connected_name(p: &[u8]) -> Option<&[u8]> {
-    const LEN: usize = UnixDiagMsg::<&[u8]>::LEN;
-    if p.len() == LEN {
-        // No attribute: no name (and, as ICONS is only for listeners with
-        // waiting connections, nothing to count whatever the state).
-        return Some(&[]);
-    }
-    let h = p.get(LEN..LEN + 4)?;
-    let alen = usize::from(u16::from_ne_bytes([h[0], h[1]]));
-    let kind = u16::from_ne_bytes([h[2], h[3]]) & 0x3fff;
-    if alen < 4 || LEN + alen > p.len() {
-        return None;
-    }
-    if kind != unix_attr::NAME {
-        // The kernel writes the name first: there is none.
-        return Some(&[]);
-    }
-    Some(&p[LEN + 4..LEN + alen])
+fn first_name(p: &[u8]) -> Option<&[u8]> {
+    let a = RtAttr::new_checked(p.get(UnixDiagMsg::<&[u8]>::LEN..)?).ok()?;
+    (a.kind() == unix_attr::NAME).then(|| a.into_payload())
 }
 
 #[cfg(test)]
