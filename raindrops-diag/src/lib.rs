@@ -56,6 +56,6 @@ pub use socket::{DiagSocket, RECV_BUFFER_LEN};
 pub use raindrops_core::Errno;
 /// The per-listener numbers, re-exported from raindrops-core.
 pub use raindrops_core::ListenStats;
-/// The listener record of [`Listeners`] and its family, re-exported from
-/// raindrops-core.
+/// The listener record (of `Listeners`, with `std`) and its family,
+/// re-exported from raindrops-core.
 pub use raindrops_core::{Family, Listener};

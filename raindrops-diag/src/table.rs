@@ -44,8 +44,8 @@ pub(crate) trait Slots<K> {
 /// A fixed-capacity table of listener statistics, in order, for callers
 /// without an allocator (capacity `N`, in the type, like heapless).
 ///
-/// Filled by the `…_into` queries of [`DiagSocket`](crate::DiagSocket);
-/// lookups are linear, which is what a small `N` wants.
+/// Filled by the `…_into` queries of `DiagSocket` (feature `socket`) or by
+/// the counters; lookups are linear, which is what a small `N` wants.
 #[derive(Clone, Debug)]
 pub struct ListenerTable<K, const N: usize> {
     rows: heapless::Vec<Row<K>, N>,

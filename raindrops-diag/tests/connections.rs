@@ -1,4 +1,5 @@
-//! The per-connection dump and the socket hygiene rules of SPEC §2.
+//! The per-connection dump and the socket hygiene rules of
+//! docs/netlink.md.
 
 mod common;
 use common::*;

@@ -1,5 +1,6 @@
-//! SPEC §2, TCP: every rule against real loopback sockets, with ground
-//! truth built here and the Ruby gem as the oracle.
+//! TCP listener stats (docs/listener-stats.md): every rule against real
+//! loopback sockets, with ground truth built here and the Ruby gem as the
+//! oracle.
 
 mod common;
 use common::*;
@@ -256,7 +257,7 @@ fn bad_addresses_name_the_string_like_ruby_rejects_them() {
     }
     // Which strings the Ruby gem refuses (ArgumentError), compared with us.
     // Deliberate differences: Ruby's strtoul takes an empty port as 0 and a
-    // leading '+', which we refuse; SPEC §2 accepts an IPv6 scope id, which
+    // leading '+', which we refuse; we accept an IPv6 scope id, which
     // Ruby's inet_pton refuses.
     let cases = [
         ("127.0.0.1", false, false),

@@ -1,5 +1,6 @@
-//! SPEC §2, Unix sockets: paths, symlinks, abstract names, every
-//! listener, the /proc/net/unix fallback, and the Ruby gem as the oracle.
+//! Unix listener stats (docs/listener-stats.md): paths, symlinks, abstract
+//! names, every listener, the /proc/net/unix fallback, and the Ruby gem as
+//! the oracle.
 
 mod common;
 use common::ours;
@@ -90,6 +91,48 @@ fn queued_only_reports_the_backlog() {
         .unwrap();
     assert_eq!(all.get(&p), Some(v));
     // The full query agrees on queued.
+    assert_eq!(
+        d.unix_listener_stats(&[&p])
+            .unwrap()
+            .get(&p)
+            .unwrap()
+            .queued,
+        3
+    );
+}
+
+/// The accept queue of a Unix stream listener holds backlog + 1
+/// connections (the kernel calls it full only when its length exceeds the
+/// backlog), as docs/listener-stats.md says; the same holds for TCP
+/// (tests/drops.rs).
+#[test]
+fn queue_holds_backlog_plus_one() {
+    use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+    let dir = TempDir::new("backlog");
+    let p = dir.path("b.sock");
+    let l = UnixListener::bind(&p).unwrap();
+    rustix::net::listen(&l, 2).unwrap();
+    let to = SocketAddrUnix::new(p.as_str()).unwrap();
+    let mut clients = Vec::new();
+    for _ in 0..6 {
+        let fd = rustix::net::socket_with(
+            AddressFamily::UNIX,
+            SocketType::STREAM,
+            SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
+            None,
+        )
+        .unwrap();
+        if rustix::net::connect(&fd, &to).is_ok() {
+            clients.push(fd);
+        }
+    }
+    assert_eq!(clients.len(), 3, "backlog 2 admits 3");
+    let mut d = Diag::new().unwrap();
+    let s = d
+        .unix_listener_stats_with(&[&p], &UnixQuery::queued_only())
+        .unwrap();
+    let v = s.get(&p).unwrap();
+    assert_eq!((v.queued, v.backlog), (3, Some(2)));
     assert_eq!(
         d.unix_listener_stats(&[&p])
             .unwrap()
