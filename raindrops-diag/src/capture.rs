@@ -90,6 +90,11 @@ fn walk(
     Err(Error::Protocol)
 }
 
+/// The datagrams as received (`ctl` 0), for [`framed`] and [`walk`].
+fn plain(frames: &[Vec<u8>]) -> Vec<(u8, &[u8])> {
+    frames.iter().map(|d| (0, &d[..])).collect()
+}
+
 /// The datagrams with the `DUMP_INTR` flag set on the first message.
 fn interrupted(frames: &[Vec<u8>]) -> Vec<Vec<u8>> {
     let mut out = frames.to_vec();
@@ -122,40 +127,24 @@ fn write(dir: &Option<PathBuf>, sub: &str, name: &str, bytes: &[u8]) {
 
 /// Writes the captured reply to `seq` and its mutations to `diag_reply/`.
 fn write_replies(dir: &Option<PathBuf>, tag: &str, seq: u32, frames: &[Vec<u8>]) {
-    let plain: Vec<(u8, &[u8])> = frames.iter().map(|d| (0, &d[..])).collect();
-    write(dir, "diag_reply", tag, &framed(seq, &plain));
+    let received = plain(frames);
     let intr = interrupted(frames);
-    let intr: Vec<(u8, &[u8])> = intr.iter().map(|d| (0, &d[..])).collect();
-    write(
-        dir,
-        "diag_reply",
-        &std::format!("{tag}-interrupted"),
-        &framed(seq, &intr),
-    );
-    let mut foreign = std::vec![(FOREIGN, &frames[0][..])];
-    foreign.extend_from_slice(&plain);
-    write(
-        dir,
-        "diag_reply",
-        &std::format!("{tag}-foreign"),
-        &framed(seq, &foreign),
-    );
     let stale = with_seq(frames, seq.wrapping_sub(1));
-    let mut stale_first: Vec<(u8, &[u8])> = stale.iter().map(|d| (0, &d[..])).collect();
-    stale_first.extend_from_slice(&plain);
-    write(
-        dir,
-        "diag_reply",
-        &std::format!("{tag}-stale"),
-        &framed(seq, &stale_first),
-    );
-    let truncated = [(TRUNCATED, &frames[0][..])];
-    write(
-        dir,
-        "diag_reply",
-        &std::format!("{tag}-truncated"),
-        &framed(seq, &truncated),
-    );
+    let mut foreign = std::vec![(FOREIGN, &frames[0][..])];
+    foreign.extend_from_slice(&received);
+    let mut stale_first = plain(&stale);
+    stale_first.extend_from_slice(&received);
+    let variants = [
+        ("", received.clone()),
+        ("-interrupted", plain(&intr)),
+        ("-foreign", foreign),
+        ("-stale", stale_first),
+        ("-truncated", std::vec![(TRUNCATED, &frames[0][..])]),
+    ];
+    for (suffix, f) in variants {
+        let name = std::format!("{tag}{suffix}");
+        write(dir, "diag_reply", &name, &framed(seq, &f));
+    }
 }
 
 /// Keeps the messages of `d` that `keep` accepts (and every non-data
@@ -244,7 +233,7 @@ fn capture_real_replies() {
     write_replies(&dir, "tcp", seq, &tcp);
     // The real bytes through the walker and the counting code: the
     // listener's stats, and each mutation's outcome.
-    let frames: Vec<(u8, &[u8])> = tcp.iter().map(|d| (0, &d[..])).collect();
+    let frames = plain(&tcp);
     let counter = TcpCounter::new(&[], &TcpQuery::new().with_syn_recv(true));
     let mut t = TcpTable::<4>::new();
     counter.start(&mut t).unwrap();
@@ -264,14 +253,14 @@ fn capture_real_replies() {
         (1, 1, Some(0), Some(0))
     );
     let intr = interrupted(&tcp);
-    let intr: Vec<(u8, &[u8])> = intr.iter().map(|d| (0, &d[..])).collect();
+    let intr = plain(&intr);
     assert_eq!(walk(seq, &intr, |_| Ok(())), Err(Error::Interrupted));
     assert_eq!(
         walk(seq, &[(FOREIGN, &tcp[0][..])], |_| panic!("foreign")),
         Err(Error::Protocol)
     );
     let stale = with_seq(&tcp, seq + 1);
-    let stale: Vec<(u8, &[u8])> = stale.iter().map(|d| (0, &d[..])).collect();
+    let stale = plain(&stale);
     assert_eq!(walk(seq, &stale, |_| panic!("stale")), Err(Error::Protocol));
     assert!(matches!(
         walk(seq, &[(TRUNCATED, &tcp[0][..])], |_| Ok(())),
@@ -296,7 +285,7 @@ fn capture_real_replies() {
     });
     let n = inet_dump(&mut req, 0, &bad, &[]).unwrap();
     let (seq, refused) = datagrams(&mut sock, &req[..n]);
-    let frames: Vec<(u8, &[u8])> = refused.iter().map(|d| (0, &d[..])).collect();
+    let frames = plain(&refused);
     write(&dir, "diag_reply", "error", &framed(seq, &frames));
     assert!(matches!(
         walk(seq, &frames, |_| Ok(())),
@@ -344,12 +333,11 @@ fn capture_real_replies() {
         .map(|d| only(d, ours))
         .filter(|d| !d.is_empty())
         .collect();
-    let plain: Vec<(u8, &[u8])> = rich.iter().map(|d| (0, &d[..])).collect();
     write(
         &dir,
         "diag_reply",
         "unix-all-attrs",
-        &framed(seq_all, &plain),
+        &framed(seq_all, &plain(&rich)),
     );
     let mut unix_msgs = 0;
     for d in &rich {
@@ -364,7 +352,7 @@ fn capture_real_replies() {
     }
     assert_eq!(unix_msgs, 2, "listener and accepted socket");
     // The requested-name fast path and the every-listener path agree.
-    let frames: Vec<(u8, &[u8])> = unix.iter().map(|d| (0, &d[..])).collect();
+    let frames = plain(&unix);
     let key = UnixName::new(name).unwrap();
     for names in [&[][..], &[key][..]] {
         let counter = UnixCounter::new(names, &UnixQuery::new());

@@ -249,14 +249,7 @@ impl DiagSocket {
             ports: &wanted,
             max_ports,
         };
-        for &family in families {
-            let len = listen.request(buf, family)?;
-            self.dump(buf, len, |m| {
-                let d =
-                    InetDiagMsg::new_checked(m.payload()).map_err(|e| e.at(nlmsg::HEADER_LEN))?;
-                tally.listener(slots, &d)
-            })?;
-        }
+        self.inet_dumps(buf, &listen, families, |d| tally.listener(slots, d))?;
         if !(query.active || query.syn_recv) {
             return Ok(());
         }
@@ -286,13 +279,27 @@ impl DiagSocket {
             ports: &ports,
             max_ports,
         };
+        self.inet_dumps(buf, &conns, families, |d| {
+            tally.connection(slots, d);
+            Ok(())
+        })
+    }
+
+    /// Runs `dump` for each of `families`, handing every reported socket
+    /// to `each`.
+    fn inet_dumps(
+        &mut self,
+        buf: &mut [u8],
+        dump: &Dump<'_>,
+        families: &[u8],
+        mut each: impl FnMut(&InetDiagMsg<&[u8]>) -> Result<(), Error>,
+    ) -> Result<(), Error> {
         for &family in families {
-            let len = conns.request(buf, family)?;
+            let len = dump.request(buf, family)?;
             self.dump(buf, len, |m| {
-                let d =
-                    InetDiagMsg::new_checked(m.payload()).map_err(|e| e.at(nlmsg::HEADER_LEN))?;
-                tally.connection(slots, &d);
-                Ok(())
+                let d = InetDiagMsg::new_checked(m.into_payload())
+                    .map_err(|e| e.at(nlmsg::HEADER_LEN))?;
+                each(&d)
             })?;
         }
         Ok(())

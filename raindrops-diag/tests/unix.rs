@@ -128,19 +128,14 @@ fn queue_holds_backlog_plus_one() {
     }
     assert_eq!(clients.len(), 3, "backlog 2 admits 3");
     let mut d = Diag::new().unwrap();
-    let s = d
-        .unix_listener_stats_with(&[&p], &UnixQuery::queued_only())
-        .unwrap();
-    let v = s.get(&p).unwrap();
-    assert_eq!((v.queued, v.backlog), (3, Some(2)));
-    assert_eq!(
-        d.unix_listener_stats(&[&p])
-            .unwrap()
-            .get(&p)
-            .unwrap()
-            .queued,
-        3
-    );
+    for (q, backlog) in [
+        (UnixQuery::queued_only(), Some(2)),
+        (UnixQuery::new(), None),
+    ] {
+        let s = d.unix_listener_stats_with(&[&p], &q).unwrap();
+        let v = s.get(&p).unwrap();
+        assert_eq!((v.queued, v.backlog), (3, backlog), "{q:?}");
+    }
 }
 
 #[test]
