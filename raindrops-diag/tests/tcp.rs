@@ -349,3 +349,26 @@ fn one_socket_serves_many_queries() {
         assert_eq!(s.get(&addr).unwrap().queued, 1);
     }
 }
+
+#[test]
+fn family_comes_from_the_listener_address() {
+    use raindrops_diag::Family;
+    let v4 = listen(sa("127.0.0.1:0"), 4, false);
+    let v6 = listen(sa("[::1]:0"), 4, false);
+    let dual = listen(sa("[::]:0"), 4, false);
+    let keys = [
+        v4.local_addr().unwrap().to_string(),
+        v6.local_addr().unwrap().to_string(),
+        format!("[::]:{}", port(&dual)),
+    ];
+    let want = [Family::Tcp4, Family::Tcp6, Family::Tcp6];
+    let mut d = Diag::new().unwrap();
+    let several = stats(&mut d, &[&keys[0], &keys[1], &keys[2]]);
+    let all = d.tcp_listener_stats_all().unwrap();
+    for (k, f) in keys.iter().zip(want) {
+        let one = stats(&mut d, &[k]);
+        for s in [&one, &several, &all] {
+            assert_eq!(s.listener(k).map(|l| l.family), Some(f), "{k}");
+        }
+    }
+}

@@ -197,6 +197,10 @@ fn abstract_names() {
     let mut d = Diag::new().unwrap();
     let s = d.unix_listener_stats(&[&key]).unwrap();
     assert_eq!(
+        s.listener(&key).unwrap().family,
+        raindrops_diag::Family::Unix
+    );
+    assert_eq!(
         (s.get(&key).unwrap().active, s.get(&key).unwrap().queued),
         (1, 1)
     );
@@ -258,4 +262,30 @@ fn proc_fallback_agrees_with_unix_diag() {
     assert_eq!(ours(&net), ours(&proc_));
     let all_proc = d.unix_listener_stats_proc::<&str>(&[]).unwrap();
     assert_eq!(all_proc.get(&p).map(|s| (s.active, s.queued)), Some((2, 3)));
+}
+
+/// Names are shown in display form: a name with a newline, a backslash
+/// and a byte that is not UTF-8 cannot forge an output line, and the
+/// family is Unix.
+#[test]
+fn names_are_escaped_for_display() {
+    let raw = format!(
+        "rd-diag-esc-{}\n127.0.0.1:80 \\ \u{202e}",
+        std::process::id()
+    );
+    let mut bytes = raw.into_bytes();
+    bytes.push(0xff);
+    let addr = SocketAddr::from_abstract_name(&bytes).unwrap();
+    let _l = UnixListener::bind_addr(&addr).unwrap();
+    let _c = UnixStream::connect_addr(&addr).unwrap();
+    let shown = format!("@{}", raindrops_core::EscapedName(&bytes));
+    assert!(!shown.contains('\n') && shown.contains("\\x0a") && shown.contains("\\xff"));
+    let mut d = Diag::new().unwrap();
+    let all = d.unix_listener_stats_all().unwrap();
+    let l = all.listener(&shown).expect("listed under its display form");
+    assert_eq!(
+        (l.family, l.stats.queued),
+        (raindrops_diag::Family::Unix, 1)
+    );
+    assert!(all.names().all(|n| !n.contains('\n')));
 }
