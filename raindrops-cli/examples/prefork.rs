@@ -39,7 +39,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use raindrops_core::{Family, Listener, Sharded};
+use raindrops_core::{Listener, Sharded};
 use raindrops_diag::Diag;
 use raindrops_http::{Body, Metric, MetricKind, Request, RequestGauges, Router, Snapshot};
 use raindrops_shm::{Options, Region, SharedAggregate};
@@ -285,17 +285,7 @@ fn serve(
         let tcp: Vec<Listener<String>> = diag
             .tcp_listener_stats(&[listener])
             .map(|s| s.into_vec())
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(name, stats)| {
-                let family = if name.starts_with('[') {
-                    Family::Tcp6
-                } else {
-                    Family::Tcp4
-                };
-                Listener::new(name, family, stats)
-            })
-            .collect();
+            .unwrap_or_default();
         let waited = shared.waited_ms.snapshot();
         let metrics = [Metric::new(
             "prefork_requests",

@@ -3,7 +3,7 @@
 
 use std::os::unix::fs::FileTypeExt;
 
-use raindrops_core::{Family, SafeText, any_addr_of, is_unix_name, parse_tcp_addr};
+use raindrops_core::{SafeText, any_addr_of, is_unix_name, parse_tcp_addr};
 use raindrops_diag::{Diag, TcpQuery, UnixQuery};
 
 use crate::fail::Failure;
@@ -120,13 +120,7 @@ impl Sampler {
         let mut out = Vec::new();
         if self.all || !self.tcp.is_empty() {
             let tcp = self.diag.tcp_listener_stats_with(&self.tcp, &self.query)?;
-            out.extend(tcp.into_iter().map(|(name, stats)| {
-                let family = match parse_tcp_addr(&name) {
-                    Ok(a) => Family::of_addr(&a),
-                    Err(_) => Family::Tcp4,
-                };
-                Listener::new(name, family, stats)
-            }));
+            out.extend(tcp);
         }
         if self.all || !self.unix.is_empty() {
             // Queued-only: a LISTEN-only dump, which also has the backlog.
@@ -136,10 +130,7 @@ impl Sampler {
                 UnixQuery::queued_only()
             };
             let unix = self.diag.unix_listener_stats_with(&self.unix, &query)?;
-            out.extend(
-                unix.into_iter()
-                    .map(|(name, stats)| Listener::new(name, Family::Unix, stats)),
-            );
+            out.extend(unix);
         }
         Ok(out)
     }
