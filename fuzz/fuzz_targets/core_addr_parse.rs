@@ -14,7 +14,11 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(raindrops_core::parse_tcp_addr(&printed), Ok(addr), "{s:?}");
         // An exact address is also a selector that takes that listener.
         let sel = Selector::parse(s).expect("an address is a selector");
-        let l = Listener::new(printed.as_str(), Family::of_addr(&addr), ListenStats::new(0, 0));
+        let l = Listener::new(
+            printed.as_str(),
+            Family::of_addr(&addr),
+            ListenStats::new(0, 0),
+        );
         assert!(sel.matches(&l), "{s:?}");
     }
     let _ = raindrops_core::is_unix_name(s);
