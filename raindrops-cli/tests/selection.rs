@@ -230,7 +230,11 @@ fn ephemeral_listeners_are_left_out_unless_named_or_included() {
     assert!(has(&raindrops(&[eph_addr.as_str()]), &eph_addr));
     let port = eph_addr.rsplit(':').next().unwrap();
     let inc = raindrops(&["--include", &format!(":{port}")]);
-    assert_eq!(addresses(&inc), [eph_addr.as_str()], "only what is included");
+    assert_eq!(
+        addresses(&inc),
+        [eph_addr.as_str()],
+        "only what is included"
+    );
     let o = raindrops(&["--all-ports", "--exclude", &format!(":{port}")]);
     assert!(!has(&o, &eph_addr) && has(&o, &service_addr));
     // An exclude does not hide a name given explicitly.
