@@ -84,8 +84,8 @@ impl<'a> Request<'a> {
 /// | `metrics_path` (`/metrics`) | GET, HEAD | Prometheus, or OpenMetrics by `Accept` |
 /// | `last_data_recv_path` (`/last_data_recv`) | GET, HEAD | Ruby's `LastDataRecv`, if the source has that aggregate |
 /// | `/` | GET, HEAD | Watcher index (if the source has a [`Watcher`](crate::Watcher)) |
-/// | `/active/ADDR.txt`, `.html`; `/queued/...` | GET, HEAD | Watcher summaries |
-/// | `/tail/ADDR.txt?active_min=N&queued_min=N` | GET, HEAD | a [`Tail`] stream |
+/// | `/active/ADDR.txt`, `.html`; `/queued/...` | GET, HEAD | Watcher summaries (`.html`: the listener's page, 404 if it is not in the last sample) |
+/// | `/tail/ADDR.txt?active_min=N&queued_min=N` | GET, HEAD | a [`Tail`] stream (with `X-Content-Type-Options: nosniff`, so that browsers show it as it comes) |
 /// | `/reset/ADDR` | POST | forgets ADDR's history, 302 back |
 ///
 /// Other methods on these paths get 405 with `Allow`, other paths 404; a
