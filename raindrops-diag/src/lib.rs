@@ -30,6 +30,8 @@ mod dumps;
 mod handle;
 #[cfg(feature = "std")]
 mod listeners;
+#[cfg(feature = "std")]
+pub mod overflow;
 #[cfg(feature = "socket")]
 mod socket;
 
