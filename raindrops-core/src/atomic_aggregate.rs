@@ -201,14 +201,18 @@ impl AtomicAggregate {
         }
     }
 
-    /// One read, returned only if it is a consistent cut: no push or reset
-    /// was under way while it ran (see the type's notes).
+    /// One read, returned only if it is a consistent cut (see the type's
+    /// notes): `None` while pushes run throughout it, or forever after a
+    /// writer died inside `push`.
     pub fn try_snapshot(&self) -> Option<Aggregate> {
         let (a, consistent) = self.read();
         consistent.then_some(a)
     }
 
     /// Reads every field, and says whether the read is a consistent cut.
+    // Inlined so that the ~640-byte result is built in place, not copied
+    // (about 15 % of a snapshot).
+    #[inline(always)]
     fn read(&self) -> (Aggregate, bool) {
         // Acquire: every update of the pushes finished so far is visible.
         let finished = self.finished.load(Acquire);
@@ -231,8 +235,8 @@ impl AtomicAggregate {
             finished.saturating_sub(base),
             min,
             max,
-            sum.value.unwrap_or(u128::MAX),
-            squares.value.ok_or(squares.approx),
+            sum.unwrap_or(u128::MAX),
+            squares,
             outliers_low,
             buckets,
         );

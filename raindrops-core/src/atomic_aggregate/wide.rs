@@ -102,15 +102,6 @@ impl Wide {
     }
 }
 
-/// What [`WideSum::load`] read.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(super) struct Reading {
-    /// The exact sum, `None` if it does not fit a `u128`.
-    pub(super) value: Option<u128>,
-    /// The sum rounded to an `f64` (for sums beyond a `u128`).
-    pub(super) approx: f64,
-}
-
 /// A sum of values below `2^(48 N)` in `N` [`Wide`]s, one per 48-bit chunk
 /// of each value; exact up to `2^64` adds of any value, and read as a `u128`
 /// (or as too large for one).
@@ -136,23 +127,31 @@ impl<const N: usize> WideSum<N> {
         }
     }
 
-    /// The sum, and whether every chunk's decode is proven. Each chunk is
-    /// read at its own instant, so with adds running the value lies between
-    /// the sums at the start and at the end of the read.
-    pub(super) fn load(&self) -> (Reading, bool) {
-        let mut value = Some(0u128);
-        let mut approx = 0f64;
+    /// The sum (or, if it does not fit a `u128`, its `f64` rounding), and
+    /// whether every chunk's decode is proven. Each chunk is read at its own
+    /// instant, so with adds running the value lies between the sums at the
+    /// start and at the end of the read.
+    pub(super) fn load(&self) -> (Result<u128, f64>, bool) {
+        let mut chunks = [0u128; N];
         let mut proven = true;
-        for (i, w) in self.0.iter().enumerate() {
+        for (c, w) in chunks.iter_mut().zip(&self.0) {
             let (v, p) = w.load();
+            *c = v;
             proven &= p;
-            let shift = CHUNK as usize * i;
-            let part = (v <= u128::MAX >> shift).then(|| v << shift);
-            value = value.zip(part).and_then(|(t, p)| t.checked_add(p));
-            // 2^(48 i) as an f64: exact, and i is at most 2 here.
-            approx += v as f64 * f64::from_bits((1023 + shift as u64) << 52);
         }
-        (Reading { value, approx }, proven)
+        let mut value = Some(0u128);
+        for (i, &c) in chunks.iter().enumerate() {
+            let shift = CHUNK as usize * i;
+            let part = (c <= u128::MAX >> shift).then(|| c << shift);
+            value = value.zip(part).and_then(|(t, p)| t.checked_add(p));
+        }
+        let value = value.ok_or_else(|| {
+            // 2^(48 i) as an f64 is exact (i is at most 2 here).
+            chunks.iter().enumerate().fold(0.0, |t, (i, &c)| {
+                t + c as f64 * f64::from_bits((1023 + u64::from(CHUNK) * i as u64) << 52)
+            })
+        });
+        (value, proven)
     }
 
     pub(super) fn clear(&self) {
@@ -210,18 +209,16 @@ mod tests {
         let s = WideSum::<3>::new();
         let v = u128::from(u64::MAX) * u128::from(u64::MAX);
         s.add(v);
-        assert_eq!((s.load().0.value, s.load().1), (Some(v), true));
+        assert_eq!(s.load(), (Ok(v), true));
         s.add(v);
         // 2 (2^64 - 1)^2 no longer fits a u128.
-        let (r, proven) = s.load();
-        assert_eq!((r.value, proven), (None, true));
-        assert_eq!(r.approx, 2.0 * (v as f64));
+        assert_eq!(s.load(), (Err(2.0 * (v as f64)), true));
         s.clear();
-        assert_eq!(s.load().0.value, Some(0));
+        assert_eq!(s.load(), (Ok(0), true));
         let t = WideSum::<2>::new();
         for _ in 0..3 {
             t.add(u128::from(u64::MAX));
         }
-        assert_eq!(t.load().0.value, Some(3 * u128::from(u64::MAX)));
+        assert_eq!(t.load(), (Ok(3 * u128::from(u64::MAX)), true));
     }
 }
