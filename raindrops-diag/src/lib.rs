@@ -14,6 +14,7 @@ extern crate std;
 mod capture;
 mod error;
 mod name;
+pub mod proc_netstat;
 pub mod proc_unix;
 mod table;
 pub mod wire;
