@@ -16,6 +16,7 @@ mod counter;
 pub mod errno;
 mod error;
 mod name;
+pub mod proc_netstat;
 pub mod proc_unix;
 mod query;
 mod table;
