@@ -1,17 +1,24 @@
 //! `raindrops check`: a health check for cron and monitoring agents that
-//! exits 3 when a TCP listener dropped connections between two samples (or
-//! a TCP or Unix listener's accept queue is too full).
+//! exits 3 when a listener's accept queue overflowed between two samples,
+//! is full, or (with `--max-saturation`) fills past a ratio.
+//!
+//! What counts as an overflow, and why a listener's raw `drops` does not
+//! (a healthy `TCP_DEFER_ACCEPT` listener grows it with every connection),
+//! is in docs/listener-stats.md; the split is raindrops-diag's `overflow`
+//! module.
 
 use std::fmt::Write as _;
 use std::thread;
 use std::time::Duration;
 
 use clap::Args;
+use raindrops_diag::TcpQuery;
+use raindrops_diag::overflow::{NamespaceTotals, Observed, OverflowTracker, Overflows};
 
 use crate::fail::{Failure, Outcome};
 use crate::listeners::tcp_query;
 use crate::out;
-use crate::sample::Sampler;
+use crate::sample::{Listener, Sampler};
 
 /// The exit status when a check finds a problem.
 pub(crate) const UNHEALTHY: i32 = 3;
@@ -23,11 +30,10 @@ pub(crate) struct CheckArgs {
     #[arg(short, long, value_name = "SECS", default_value_t = 1.0)]
     pub(crate) interval: f64,
     /// Also fail when queued / backlog of a TCP or Unix listener reaches
-    /// RATIO (0 to 1) in the second sample.
+    /// RATIO (0 to 1) in either sample.
     #[arg(long, value_name = "RATIO")]
     pub(crate) max_saturation: Option<f64>,
-    /// Do not report drops (for TCP_DEFER_ACCEPT listeners, where the
-    /// kernel counts every handshake's bare ACK as one).
+    /// Do not report overflows (full queues are still reported).
     #[arg(long)]
     pub(crate) ignore_drops: bool,
     /// Print a line for healthy listeners too.
@@ -36,6 +42,41 @@ pub(crate) struct CheckArgs {
     /// TCP addresses and Unix socket paths to check; none means every listener.
     #[arg(value_name = "ADDR|PATH")]
     pub(crate) names: Vec<String>,
+}
+
+/// The namespace's `TcpExt` counters the overflow split needs, read for
+/// the calling thread's network namespace; `None` when they cannot be read.
+pub(crate) fn namespace_totals() -> Option<NamespaceTotals> {
+    let t = raindrops_diag::proc_netstat::TcpExt::read_current_thread().ok()?;
+    Some(NamespaceTotals {
+        listen_overflows: t.listen_overflows?,
+        listen_drops: t.listen_drops?,
+        defer_accept_drops: t.tcp_defer_accept_drop.unwrap_or(0),
+    })
+}
+
+/// Feeds `tracker` every TCP listener of the namespace (the split needs
+/// them all, whatever was named) and the namespace counters; returns the
+/// overflows of each listener since the previous call, by name.
+fn observe(
+    sampler: &mut Sampler,
+    tracker: &mut OverflowTracker,
+) -> Result<Vec<(String, Overflows)>, Failure> {
+    let all = sampler
+        .diag()
+        .tcp_listener_stats_with::<&str>(&[], &TcpQuery::queued_only())?;
+    let ns = namespace_totals();
+    let seen: Vec<Observed<'_>> = all
+        .iter()
+        .map(|l| Observed {
+            name: &l.name,
+            drops: l.stats.drops,
+            queued: l.stats.queued,
+            backlog: l.stats.backlog,
+        })
+        .collect();
+    let o = tracker.observe(&seen, ns);
+    Ok(all.iter().map(|l| l.name.clone()).zip(o).collect())
 }
 
 /// Runs `check`.
@@ -55,53 +96,146 @@ pub(crate) fn run(args: &CheckArgs) -> Outcome {
     }
     let mut sampler = Sampler::new(&args.names, tcp_query(true, false))?;
     sampler.warn_not_listening();
+    let mut tracker = OverflowTracker::new();
     let before = sampler.sample()?;
+    observe(&mut sampler, &mut tracker)?;
     thread::sleep(Duration::from_secs_f64(args.interval));
     let after = sampler.sample()?;
-    let mut report = String::new();
-    let mut bad = 0usize;
-    for l in &after {
-        let prev = before.iter().find(|p| p.name == l.name);
-        let grew = match (prev.and_then(|p| p.stats.drops), l.stats.drops) {
-            (Some(a), Some(b)) if b > a && !args.ignore_drops => Some(b - a),
-            _ => None,
-        };
-        let saturated = match (args.max_saturation, l.stats.saturation()) {
-            (Some(max), Some(s)) if s >= max => Some(s),
-            _ => None,
-        };
-        if let Some(n) = grew {
-            bad += 1;
-            let _ = writeln!(
-                report,
-                "{}: dropped {n} connections in {}s (queued {}, backlog {})",
-                l.name,
-                args.interval,
-                l.stats.queued,
-                l.stats
-                    .backlog
-                    .map_or_else(|| "?".into(), |b| b.to_string())
-            );
-        }
-        if let Some(s) = saturated {
-            bad += 1;
-            let _ = writeln!(
-                report,
-                "{}: accept queue {:.0}% full (queued {}, backlog {})",
-                l.name,
-                s * 100.0,
-                l.stats.queued,
-                l.stats.backlog.unwrap_or(0)
-            );
-        }
-        if grew.is_none() && saturated.is_none() && args.verbose {
-            let _ = writeln!(report, "{}: ok (queued {})", l.name, l.stats.queued);
-        }
-    }
+    let overflows = observe(&mut sampler, &mut tracker)?;
+    let (report, bad) = verdicts(args, &before, &after, &overflows);
     out::stdout(&report)?;
     if bad > 0 {
         Err(Failure::Exit(UNHEALTHY))
     } else {
         Ok(())
+    }
+}
+
+/// The report lines and the number of problems found.
+fn verdicts(
+    args: &CheckArgs,
+    before: &[Listener],
+    after: &[Listener],
+    overflows: &[(String, Overflows)],
+) -> (String, usize) {
+    let mut report = String::new();
+    let mut bad = 0usize;
+    for l in after {
+        let name = crate::sample::shown(&l.name);
+        let prev = before.iter().find(|p| p.name == l.name);
+        let mut problems = Vec::new();
+        if !args.ignore_drops {
+            if let Some((_, o)) = overflows.iter().find(|(n, _)| *n == l.name) {
+                if o.count > 0 {
+                    problems.push(format!(
+                        "overflowed {} times in {}s{}",
+                        o.count,
+                        args.interval,
+                        if o.exact { "" } else { " (estimated)" }
+                    ));
+                }
+            }
+        }
+        // Full in either sample: the kernel refuses handshakes past
+        // backlog + 1.
+        let full = [prev.map(|p| &p.stats), Some(&l.stats)]
+            .into_iter()
+            .flatten()
+            .filter(|s| s.is_full())
+            .max_by_key(|s| s.queued);
+        if let Some(s) = full {
+            problems.push(format!("full: {}/{}", s.queued, s.backlog.unwrap_or(0)));
+        }
+        if let Some(max) = args.max_saturation {
+            let worst = [prev.map(|p| &p.stats), Some(&l.stats)]
+                .into_iter()
+                .flatten()
+                .filter_map(|s| s.saturation().map(|r| (r, s)))
+                .max_by(|a, b| a.0.total_cmp(&b.0));
+            if let Some((r, s)) = worst.filter(|(r, _)| *r >= max) {
+                if full.is_none() {
+                    problems.push(format!(
+                        "accept queue {:.0}% full: {}/{}",
+                        r * 100.0,
+                        s.queued,
+                        s.backlog.unwrap_or(0)
+                    ));
+                }
+            }
+        }
+        if problems.is_empty() {
+            if args.verbose {
+                let _ = writeln!(report, "{name}: ok (queued {})", l.stats.queued);
+            }
+        } else {
+            bad += 1;
+            let _ = writeln!(report, "{name}: {}", problems.join(", "));
+        }
+    }
+    (report, bad)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use raindrops_core::{Family, ListenStats};
+
+    fn args() -> CheckArgs {
+        CheckArgs {
+            interval: 1.0,
+            max_saturation: None,
+            ignore_drops: false,
+            verbose: false,
+            names: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn verdicts_name_the_problem() {
+        let l = |n: &str, s| Listener::new(n.to_string(), Family::Tcp4, s);
+        let before = [
+            l("a:1", ListenStats::new(0, 3).with_backlog(16)),
+            l("b:2", ListenStats::new(0, 17).with_backlog(16)),
+        ];
+        let after = [
+            l("a:1", ListenStats::new(0, 3).with_backlog(16)),
+            l("b:2", ListenStats::new(0, 2).with_backlog(16)),
+            l("c:3", ListenStats::new(0, 0).with_backlog(16)),
+        ];
+        let o = [
+            (
+                "a:1".to_string(),
+                Overflows {
+                    count: 8,
+                    exact: true,
+                },
+            ),
+            (
+                "c:3".to_string(),
+                Overflows {
+                    count: 0,
+                    exact: true,
+                },
+            ),
+        ];
+        let (r, bad) = verdicts(&args(), &before, &after, &o);
+        assert_eq!(bad, 2);
+        assert_eq!(r, "a:1: overflowed 8 times in 1s\nb:2: full: 17/16\n");
+        let (r, bad) = verdicts(
+            &CheckArgs {
+                ignore_drops: true,
+                verbose: true,
+                max_saturation: Some(0.5),
+                ..args()
+            },
+            &before,
+            &after,
+            &o,
+        );
+        assert_eq!(bad, 1);
+        assert_eq!(
+            r,
+            "a:1: ok (queued 3)\nb:2: full: 17/16\nc:3: ok (queued 0)\n"
+        );
     }
 }
