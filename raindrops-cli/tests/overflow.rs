@@ -63,6 +63,7 @@ fn in_own_netns(name: &str) -> bool {
 
 /// A TCP listener on 127.0.0.1 with this backlog, with `TCP_DEFER_ACCEPT`
 /// when asked; it never accepts.
+#[allow(clippy::multiple_unsafe_ops_per_block)]
 fn listener(backlog: i32, defer: bool) -> (OwnedFd, SocketAddr) {
     // SAFETY: plain socket calls on a descriptor we own; every pointer
     // passed points to a live local of the size given.
