@@ -122,8 +122,8 @@ impl<const N: usize> WideSum<N> {
     /// Adds `v`, chunk by chunk (chunks of zero cost nothing).
     pub(super) fn add(&self, v: u128) {
         for (i, w) in self.0.iter().enumerate() {
-            // Shifts beyond 127 cannot happen: N is 2 or 3 here.
-            w.add((v >> (CHUNK as usize * i)) as u64);
+            let chunk = v.checked_shr(CHUNK * i as u32).unwrap_or(0);
+            w.add(chunk as u64);
         }
     }
 
