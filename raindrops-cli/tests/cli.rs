@@ -584,12 +584,11 @@ fn check_is_silent_when_healthy_and_exits_3_on_overflows() {
     assert_eq!(text(&out.stdout), format!("{addr}: full: 2/1\n"));
     // Below full, --max-saturation names the ratio.
     let l2 = TcpListener::bind("127.0.0.1:0").unwrap();
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&l2);
     // SAFETY: listen() again on our own listening socket only changes its
     // backlog.
-    assert_eq!(
-        unsafe { libc::listen(std::os::fd::AsRawFd::as_raw_fd(&l2), 4) },
-        0
-    );
+    let r = unsafe { libc::listen(fd, 4) };
+    assert_eq!(r, 0);
     let addr2 = l2.local_addr().unwrap().to_string();
     let _held2: Vec<TcpStream> = (0..3)
         .map(|_| TcpStream::connect(&addr2).unwrap())
