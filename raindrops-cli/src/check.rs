@@ -12,8 +12,6 @@ use std::thread;
 use std::time::Duration;
 
 use clap::Args;
-use raindrops_diag::TcpQuery;
-use raindrops_diag::overflow::{NamespaceTotals, Observed, OverflowTracker, Overflows};
 
 use crate::fail::{Failure, Outcome};
 use crate::listeners::tcp_query;
@@ -44,41 +42,6 @@ pub(crate) struct CheckArgs {
     pub(crate) names: Vec<String>,
 }
 
-/// The namespace's `TcpExt` counters the overflow split needs, read for
-/// the calling thread's network namespace; `None` when they cannot be read.
-pub(crate) fn namespace_totals() -> Option<NamespaceTotals> {
-    let t = raindrops_diag::proc_netstat::TcpExt::read_current_thread().ok()?;
-    Some(NamespaceTotals {
-        listen_overflows: t.listen_overflows?,
-        listen_drops: t.listen_drops?,
-        defer_accept_drops: t.tcp_defer_accept_drop.unwrap_or(0),
-    })
-}
-
-/// Feeds `tracker` every TCP listener of the namespace (the split needs
-/// them all, whatever was named) and the namespace counters; returns the
-/// overflows of each listener since the previous call, by name.
-fn observe(
-    sampler: &mut Sampler,
-    tracker: &mut OverflowTracker,
-) -> Result<Vec<(String, Overflows)>, Failure> {
-    let all = sampler
-        .diag()
-        .tcp_listener_stats_with::<&str>(&[], &TcpQuery::queued_only())?;
-    let ns = namespace_totals();
-    let seen: Vec<Observed<'_>> = all
-        .iter()
-        .map(|l| Observed {
-            name: &l.name,
-            drops: l.stats.drops,
-            queued: l.stats.queued,
-            backlog: l.stats.backlog,
-        })
-        .collect();
-    let o = tracker.observe(&seen, ns);
-    Ok(all.iter().map(|l| l.name.clone()).zip(o).collect())
-}
-
 /// Runs `check`.
 pub(crate) fn run(args: &CheckArgs) -> Outcome {
     if !args.interval.is_finite() || !(0.0..=86_400.0).contains(&args.interval) {
@@ -96,13 +59,12 @@ pub(crate) fn run(args: &CheckArgs) -> Outcome {
     }
     let mut sampler = Sampler::new(&args.names, tcp_query(true, false))?;
     sampler.warn_not_listening();
-    let mut tracker = OverflowTracker::new();
+    sampler.track_overflows();
     let before = sampler.sample()?;
-    observe(&mut sampler, &mut tracker)?;
     thread::sleep(Duration::from_secs_f64(args.interval));
+    // The overflows of the second sample are those of the interval.
     let after = sampler.sample()?;
-    let overflows = observe(&mut sampler, &mut tracker)?;
-    let (report, bad) = verdicts(args, &before, &after, &overflows);
+    let (report, bad) = verdicts(args, &before, &after);
     out::stdout(&report)?;
     if bad > 0 {
         Err(Failure::Exit(UNHEALTHY))
@@ -112,12 +74,7 @@ pub(crate) fn run(args: &CheckArgs) -> Outcome {
 }
 
 /// The report lines and the number of problems found.
-fn verdicts(
-    args: &CheckArgs,
-    before: &[Listener],
-    after: &[Listener],
-    overflows: &[(String, Overflows)],
-) -> (String, usize) {
+fn verdicts(args: &CheckArgs, before: &[Listener], after: &[Listener]) -> (String, usize) {
     let mut report = String::new();
     let mut bad = 0usize;
     for l in after {
@@ -125,15 +82,13 @@ fn verdicts(
         let prev = before.iter().find(|p| p.name == l.name);
         let mut problems = Vec::new();
         if !args.ignore_drops {
-            if let Some((_, o)) = overflows.iter().find(|(n, _)| *n == l.name) {
-                if o.count > 0 {
-                    problems.push(format!(
-                        "overflowed {} times in {}s{}",
-                        o.count,
-                        args.interval,
-                        if o.exact { "" } else { " (estimated)" }
-                    ));
-                }
+            if let Some(n) = l.stats.overflows.filter(|&n| n > 0) {
+                let estimated = l.stats.overflows_estimated.unwrap_or(0) > 0;
+                problems.push(format!(
+                    "overflowed {n} times in {}s{}",
+                    args.interval,
+                    if estimated { " (estimated)" } else { "" }
+                ));
             }
         }
         // Full in either sample: the kernel refuses handshakes past
@@ -198,29 +153,27 @@ mod tests {
             l("b:2", ListenStats::new(0, 17).with_backlog(16)),
         ];
         let after = [
-            l("a:1", ListenStats::new(0, 3).with_backlog(16)),
+            l(
+                "a:1",
+                ListenStats::new(0, 3).with_backlog(16).with_overflows(8, 0),
+            ),
             l("b:2", ListenStats::new(0, 2).with_backlog(16)),
-            l("c:3", ListenStats::new(0, 0).with_backlog(16)),
-        ];
-        let o = [
-            (
-                "a:1".to_string(),
-                Overflows {
-                    count: 8,
-                    exact: true,
-                },
+            l(
+                "c:3",
+                ListenStats::new(0, 0).with_backlog(16).with_overflows(0, 0),
             ),
-            (
-                "c:3".to_string(),
-                Overflows {
-                    count: 0,
-                    exact: true,
-                },
+            l(
+                "d:4",
+                ListenStats::new(0, 0).with_backlog(16).with_overflows(2, 1),
             ),
         ];
-        let (r, bad) = verdicts(&args(), &before, &after, &o);
-        assert_eq!(bad, 2);
-        assert_eq!(r, "a:1: overflowed 8 times in 1s\nb:2: full: 17/16\n");
+        let (r, bad) = verdicts(&args(), &before, &after);
+        assert_eq!(bad, 3);
+        assert_eq!(
+            r,
+            "a:1: overflowed 8 times in 1s\nb:2: full: 17/16\n\
+             d:4: overflowed 2 times in 1s (estimated)\n"
+        );
         let (r, bad) = verdicts(
             &CheckArgs {
                 ignore_drops: true,
@@ -230,12 +183,11 @@ mod tests {
             },
             &before,
             &after,
-            &o,
         );
         assert_eq!(bad, 1);
         assert_eq!(
             r,
-            "a:1: ok (queued 3)\nb:2: full: 17/16\nc:3: ok (queued 0)\n"
+            "a:1: ok (queued 3)\nb:2: full: 17/16\nc:3: ok (queued 0)\nd:4: ok (queued 0)\n"
         );
     }
 }

@@ -17,6 +17,7 @@ mod fail;
 mod json;
 mod listeners;
 mod out;
+mod overflows;
 mod rubyfmt;
 mod sample;
 mod serve;
