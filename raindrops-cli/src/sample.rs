@@ -25,6 +25,7 @@ use raindrops_diag::{Diag, TcpQuery, UnixQuery};
 
 use crate::fail::Failure;
 use crate::out;
+use crate::overflows::OverflowWatch;
 
 /// One listener of a sample: the workspace's listener record.
 pub(crate) type Listener = raindrops_core::Listener<String>;
@@ -111,6 +112,8 @@ pub(crate) struct Sampler {
     all: bool,
     /// TCP listeners on ephemeral ports left out of the last sample.
     hidden: usize,
+    /// Follows overflows from sample to sample, when asked.
+    overflows: Option<OverflowWatch>,
 }
 
 impl Sampler {
@@ -133,6 +136,7 @@ impl Sampler {
             query,
             all: names.is_empty(),
             hidden: 0,
+            overflows: None,
         };
         for n in names {
             s.add_name(n.as_ref())?;
@@ -193,6 +197,19 @@ impl Sampler {
             ephemeral_range()
         };
         Ok(self)
+    }
+
+    /// Follows accept-queue overflows from now on: every sample sets the
+    /// `overflows` of its TCP listeners (0 at the first sample). Costs a
+    /// LISTEN-only dump of every TCP listener (when not all are sampled)
+    /// and a read of /proc/thread-self/net/netstat per sample.
+    pub(crate) fn track_overflows(&mut self) {
+        self.overflows.get_or_insert_with(OverflowWatch::default);
+    }
+
+    /// The overflow watch, once [`Sampler::track_overflows`] was called.
+    pub(crate) fn overflow_watch(&self) -> Option<&OverflowWatch> {
+        self.overflows.as_ref()
     }
 
     /// TCP listeners on ephemeral ports that the last sample left out.
@@ -388,6 +405,12 @@ impl Sampler {
             }
         }
         self.hidden = hidden;
+        if let Some(w) = &mut self.overflows {
+            // Every listener of the sample is every TCP listener only
+            // without names and without a selection that leaves some out.
+            let every = self.all && self.query.drops && selection.is_all();
+            w.observe(&mut self.diag, &mut out, every)?;
+        }
         Ok(out)
     }
 }

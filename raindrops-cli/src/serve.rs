@@ -58,6 +58,8 @@ pub(crate) struct ServeArgs {
 /// What the sampler thread and the request handlers share.
 struct Shared {
     watcher: WatcherState,
+    /// The namespace's TcpExt counters of the last sample.
+    netstat: Vec<Metric<'static>>,
     /// The last sampling failure, answered as 503 until a sample succeeds.
     error: Option<SourceError>,
 }
@@ -85,7 +87,11 @@ impl StatsSource for Source<'_> {
         StatsSource::listeners(&self.0.watcher, visit)
     }
     fn metrics(&self, visit: &mut dyn FnMut(&Metric<'_>) -> ControlFlow<()>) -> ControlFlow<()> {
-        self.0.watcher.metrics(visit)
+        self.0.watcher.metrics(visit)?;
+        for m in &self.0.netstat {
+            visit(m)?;
+        }
+        ControlFlow::Continue(())
     }
     fn histograms(
         &self,
@@ -168,12 +174,15 @@ pub(crate) fn run(args: &ServeArgs) -> Outcome {
     }
     let mut sampler = Sampler::new(&args.names, tcp_query(false, false))?;
     sampler.warn_not_listening();
+    sampler.track_overflows();
     let first = sampler.sample()?;
     let start = Timestamp::now();
     let mut watcher = WatcherState::new(start, delay);
     watcher.record(start, first.iter().map(|l| l.as_ref()));
+    let netstat = netstat_of(&sampler);
     let state: State = Arc::new(Mutex::new(Shared {
         watcher,
+        netstat,
         error: None,
     }));
     let (ticks, _) = broadcast::channel::<()>(16);
@@ -208,6 +217,15 @@ pub(crate) fn run(args: &ServeArgs) -> Outcome {
     runtime.block_on(accept_loop(listener, ctx, args.max_connections, timeout))
 }
 
+/// The namespace counters read with the sampler's last sample.
+fn netstat_of(sampler: &Sampler) -> Vec<Metric<'static>> {
+    sampler
+        .overflow_watch()
+        .and_then(|w| w.netstat())
+        .map(crate::overflows::netstat_metrics)
+        .unwrap_or_default()
+}
+
 fn sample_forever(
     mut sampler: Sampler,
     state: State,
@@ -228,6 +246,7 @@ fn sample_forever(
                 shared
                     .watcher
                     .record(now, listeners.iter().map(|l| l.as_ref()));
+                shared.netstat = netstat_of(&sampler);
                 shared.error = None;
             }
             Err(e) => {

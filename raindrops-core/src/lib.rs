@@ -81,6 +81,8 @@ mod named;
 mod select;
 mod sharded;
 mod slot;
+#[cfg(target_has_atomic = "64")]
+mod sync;
 mod tcp_state;
 
 pub use addr::{AddrError, any_addr_of, is_unix_name, parse_tcp_addr};
@@ -94,6 +96,8 @@ pub use escape::{EscapedName, SafeText, UnescapeError, is_unsafe_char, unescape_
 pub use guard::GaugeGuard;
 pub use listen_stats::ListenStats;
 pub use listener::{Family, Listener};
+// Not API: used by the fuzz targets and raindrops-http's number rendering.
+#[doc(hidden)]
 pub use math::sqrt;
 pub use select::{HostSelector, PortRange, Selection, Selector, UnixPattern, Verdict};
 pub use sharded::Sharded;

@@ -16,6 +16,7 @@ mod counter;
 pub mod errno;
 mod error;
 mod name;
+pub mod proc_netstat;
 pub mod proc_unix;
 mod query;
 mod table;
@@ -30,6 +31,8 @@ mod dumps;
 mod handle;
 #[cfg(feature = "std")]
 mod listeners;
+#[cfg(feature = "std")]
+pub mod overflow;
 #[cfg(feature = "socket")]
 mod socket;
 
