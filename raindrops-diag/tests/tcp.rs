@@ -240,7 +240,7 @@ fn bad_addresses_name_the_string_like_ruby_rejects_them() {
         ("127.0.0.1:", AddrError::MissingPort),
         ("127.0.0.1:99999", AddrError::InvalidPort),
         ("[::1:80", AddrError::MissingBracket),
-        ("::1:80", AddrError::MissingBracket),
+        ("::1:80", AddrError::UnbracketedIpv6),
         ("localhost:80", AddrError::InvalidAddress),
         ("1.2.3:80", AddrError::InvalidAddress),
         ("", AddrError::Empty),
