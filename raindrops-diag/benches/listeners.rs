@@ -7,7 +7,8 @@
 //! - `tcp_queued_only`: ours LISTEN-only, the bare LISTEN-only round trip,
 //!   and the Ruby gem's (only) query;
 //! - `unix_10k`: one Unix listener with 10,000 connections, ours, a bare
-//!   unix_diag dump with the same request, and the Ruby gem.
+//!   unix_diag dump with the same request, the default query (with the
+//!   backlog) against the one without, and the Ruby gem.
 //!
 //! The load comes from forked holder processes (each under the descriptor
 //! limit). Ruby is timed inside one Ruby process per sample (a loop of
@@ -17,7 +18,7 @@
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, black_box};
-use raindrops_diag::{Diag, TcpQuery};
+use raindrops_diag::{Diag, TcpQuery, UnixQuery};
 use raindrops_testutil::holders::Holders;
 use rustix::net::netlink::{self, SocketAddrNetlink};
 use rustix::net::{AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType};
@@ -378,16 +379,37 @@ fn main() {
     let mut g = c.benchmark_group("unix_10k");
     let mut bare_unix = Bare::new(bare_unix_request(1 | 8));
     assert!(bare_unix.run() > PROCS * PER);
+    let no_backlog = UnixQuery::new().with_backlog(false);
     paired(
         &mut g,
         "unix, same request (NAME|ICONS)",
         ["bare_unix_diag", "raindrops_diag"],
         |ours| {
             if ours {
-                black_box(diag.unix_listener_stats(&[&ukey]).unwrap());
+                black_box(
+                    diag.unix_listener_stats_with(&[&ukey], &no_backlog)
+                        .unwrap(),
+                );
             } else {
                 black_box(bare_unix.run());
             }
+        },
+    );
+    // Issue 14: the default query now reports the backlog. Today's
+    // request (one NAME|ICONS dump, no backlog) against the default (the
+    // same dump with remembered backlogs, and a NAME|RQLEN dump every
+    // eighth query), interleaved.
+    let default = UnixQuery::new();
+    let mut check = Diag::new().unwrap();
+    let s = check.unix_listener_stats(&[&ukey]).unwrap();
+    assert!(s.get(&ukey).unwrap().backlog.is_some());
+    paired(
+        &mut g,
+        "unix default (with backlog) vs without",
+        ["raindrops_diag_no_backlog", "raindrops_diag_backlog"],
+        |backlog| {
+            let q = if backlog { &default } else { &no_backlog };
+            black_box(diag.unix_listener_stats_with(&[&ukey], q).unwrap());
         },
     );
     let mut bare_rqlen = Bare::new(bare_unix_request(1 | 16));

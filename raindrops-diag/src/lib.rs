@@ -20,6 +20,7 @@ pub mod proc_unix;
 mod query;
 mod table;
 mod tally;
+mod unix_backlogs;
 pub mod wire;
 
 #[cfg(feature = "std")]
@@ -34,7 +35,7 @@ mod listeners;
 mod socket;
 
 pub use counter::{TcpCounter, UnixCounter};
-pub use error::Error;
+pub use error::{DiagModule, Error};
 pub use name::{UNIX_NAME_CAPACITY, UnixName};
 pub use query::{TcpQuery, UnixQuery};
 pub use table::{ListenerTable, TcpTable, UnixTable};

@@ -70,28 +70,57 @@ impl Default for TcpQuery {
 
 /// What a Unix listener query counts.
 ///
-/// [`UnixQuery::new`] (the default) counts `active` and `queued` from one
-/// dump of listening and connected sockets; [`UnixQuery::queued_only`]
-/// asks for listening sockets only, which also reports each listener's
-/// `backlog` and costs a fraction (the kernel still walks every Unix
-/// socket, but builds no message for connected ones).
+/// [`UnixQuery::new`] (the default) counts `active`, `queued` and
+/// `backlog` from one dump of listening and connected sockets, with each
+/// listener's backlog remembered by the socket between queries (see
+/// `docs/listener-stats.md` of the repository);
+/// [`UnixQuery::queued_only`] asks for listening sockets only, which
+/// reports `queued` and `backlog` and costs a fraction (the kernel still
+/// walks every Unix socket, but builds no message for connected ones).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct UnixQuery {
-    /// Count accepted connections (`active`); when false, `active` is 0 and
-    /// `backlog` is filled instead.
+    /// Count accepted connections (`active`); when false, `active` is 0
+    /// and the dump holds listening sockets only.
     pub active: bool,
+    /// Report each listener's `backlog`. With `active`, the socket
+    /// remembers the backlogs it read (by listener inode) and asks the
+    /// kernel for them again every few queries or when a listener is new
+    /// to it; without, `backlog` is `None` and every query is the one
+    /// cheapest dump. A LISTEN-only dump always has the backlog.
+    pub backlog: bool,
 }
 
 impl UnixQuery {
-    /// `active` and `queued`.
+    /// `active`, `queued` and `backlog`.
     pub const fn new() -> Self {
-        UnixQuery { active: true }
+        UnixQuery {
+            active: true,
+            backlog: true,
+        }
     }
 
     /// `queued` and `backlog` only, from a LISTEN-only dump.
     pub const fn queued_only() -> Self {
-        UnixQuery { active: false }
+        UnixQuery {
+            active: false,
+            backlog: true,
+        }
+    }
+
+    /// The same query, counting `active` or not.
+    #[must_use]
+    pub const fn with_active(mut self, on: bool) -> Self {
+        self.active = on;
+        self
+    }
+
+    /// The same query, reporting `backlog` or not (see
+    /// [`UnixQuery::backlog`]; a LISTEN-only query reports it anyway).
+    #[must_use]
+    pub const fn with_backlog(mut self, on: bool) -> Self {
+        self.backlog = on;
+        self
     }
 }
 
