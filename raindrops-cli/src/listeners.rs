@@ -38,6 +38,12 @@ pub(crate) struct ListenersArgs {
     /// Also count half-open handshakes (SYN_RECV) per TCP listener.
     #[arg(short, long)]
     pub(crate) syn_recv: bool,
+    /// Also show how long the connections in each TCP listener's accept
+    /// queue have waited (oldest, median, p90, p99, in ms): asks the
+    /// kernel for tcp_info of the listener's connections while a queue is
+    /// not empty.
+    #[arg(short = 'w', long)]
+    pub(crate) queue_wait: bool,
     /// TCP addresses and Unix socket paths; none means every listener.
     #[arg(
         value_name = "ADDR|PATH",
@@ -59,7 +65,8 @@ pub(crate) fn tcp_query(queued_only: bool, syn_recv: bool) -> TcpQuery {
 
 /// Runs `listeners`.
 pub(crate) fn run(args: &ListenersArgs) -> Outcome {
-    let mut sampler = Sampler::new(&args.names, tcp_query(args.queued_only, args.syn_recv))?;
+    let query = tcp_query(args.queued_only, args.syn_recv).with_queue_wait(args.queue_wait);
+    let mut sampler = Sampler::new(&args.names, query)?;
     sampler.warn_not_listening();
     let listeners = sampler.sample()?;
     let text = render(&listeners, sampler.counts_active(), args.format)?;

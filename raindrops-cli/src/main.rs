@@ -118,6 +118,7 @@ fn main() {
             format: listeners::Format::Table,
             queued_only: false,
             syn_recv: false,
+            queue_wait: false,
             names: Vec::new(),
         }),
         Some(Command::Listeners(a)) => listeners::run(a),

@@ -252,13 +252,27 @@ impl DiagSocket {
             max_ports,
         };
         self.inet_dumps(buf, &listen, families, |d| tally.listener(slots, d))?;
-        if !(query.active || query.syn_recv) {
+        // The waits need each queued connection's tcp_info: asked only when
+        // some listener has a queue (it costs every socket of the walk
+        // that matches the filter an attribute).
+        let info = query.queue_wait
+            && slots
+                .rows()
+                .iter()
+                .any(|r| r.listening && r.stats.queued > 0);
+        if !(query.active || query.syn_recv || info) {
             return Ok(());
         }
-        // 2. Connections of those listeners: active (and syn_recv).
+        // 2. Connections of those listeners: active, waiting (and
+        // syn_recv).
         let mut states = TcpStates::empty();
         if query.active {
             states |= TcpStates::ESTABLISHED;
+        }
+        if info {
+            // A client that gave up while waiting leaves its connection
+            // in the queue, in CLOSE_WAIT.
+            states |= TcpStates::ESTABLISHED | TcpStates::CLOSE_WAIT;
         }
         if query.syn_recv {
             states |= TcpStates::SYN_RECV | TcpStates::NEW_SYN_RECV;
@@ -276,7 +290,11 @@ impl DiagSocket {
         // Filtered on the ports of the listeners found.
         let conns = Dump {
             states,
-            ext: Extensions::empty(),
+            ext: if info {
+                Extensions::INFO
+            } else {
+                Extensions::empty()
+            },
             addr: one,
             ports: &ports,
             max_ports,

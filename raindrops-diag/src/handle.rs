@@ -171,12 +171,12 @@ impl Diag {
         let canon: Vec<SocketAddr> = addrs.iter().map(canonical).collect();
         let tally = TcpTally::new(&canon, query);
         self.sock.tcp_query(&mut self.buf, &tally, &mut self.tcp)?;
-        Ok(self
-            .tcp
-            .rows()
-            .iter()
-            .map(|r| Listener::new(r.key.to_string(), Family::of_addr(&r.key), r.stats))
-            .collect())
+        let mut out = Listeners::new();
+        for r in self.tcp.rows() {
+            let l = Listener::new(r.key.to_string(), Family::of_addr(&r.key), r.stats);
+            out.push(l, self.tcp.waits_of(&r.key).iter().map(|w| w.1));
+        }
+        Ok(out)
     }
 
     /// Statistics of Unix listeners (Ruby's

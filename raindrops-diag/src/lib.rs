@@ -21,6 +21,7 @@ mod query;
 mod table;
 mod tally;
 mod unix_backlogs;
+mod waiting;
 pub mod wire;
 
 #[cfg(feature = "std")]
@@ -31,6 +32,8 @@ mod dumps;
 mod handle;
 #[cfg(feature = "std")]
 mod listeners;
+#[cfg(feature = "std")]
+mod queue_wait;
 #[cfg(feature = "socket")]
 mod socket;
 
@@ -39,6 +42,7 @@ pub use error::{DiagModule, Error};
 pub use name::{UNIX_NAME_CAPACITY, UnixName};
 pub use query::{TcpQuery, UnixQuery};
 pub use table::{ListenerTable, TcpTable, UnixTable};
+pub use waiting::Waiting;
 
 #[cfg(feature = "std")]
 pub use connections::{ConnQuery, Connection, Connections};
@@ -48,6 +52,8 @@ pub use error::QueryError;
 pub use handle::{Diag, PROC_NET_UNIX, tcp_listener_stats, unix_listener_stats};
 #[cfg(feature = "std")]
 pub use listeners::Listeners;
+#[cfg(feature = "std")]
+pub use queue_wait::QueueWaitTracker;
 #[cfg(feature = "socket")]
 pub use socket::{DiagSocket, RECV_BUFFER_LEN};
 

@@ -7,7 +7,8 @@
 /// [`TcpQuery::new`] (the default) counts `active`, `queued`, `backlog`
 /// and `drops`; [`TcpQuery::queued_only`] skips `active` and with it the
 /// walk of established sockets; `syn_recv` is counted only when asked
-/// ([`TcpQuery::with_syn_recv`]), as it needs that walk too.
+/// ([`TcpQuery::with_syn_recv`]), as it needs that walk too, and so are the
+/// accept-queue waits ([`TcpQuery::with_queue_wait`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct TcpQuery {
@@ -18,6 +19,11 @@ pub struct TcpQuery {
     pub drops: bool,
     /// Count half-open handshakes (`syn_recv`).
     pub syn_recv: bool,
+    /// Measure how long the connections in each accept queue have waited
+    /// (`queue_wait_oldest_ms` and the percentiles): the walk of
+    /// established sockets asks for `INET_DIAG_INFO` when some listener
+    /// has a queue (see `docs/queue-wait.md` of the repository).
+    pub queue_wait: bool,
 }
 
 impl TcpQuery {
@@ -27,6 +33,7 @@ impl TcpQuery {
             active: true,
             drops: true,
             syn_recv: false,
+            queue_wait: false,
         }
     }
 
@@ -37,6 +44,7 @@ impl TcpQuery {
             active: false,
             drops: true,
             syn_recv: false,
+            queue_wait: false,
         }
     }
 
@@ -58,6 +66,15 @@ impl TcpQuery {
     #[must_use]
     pub const fn with_syn_recv(mut self, on: bool) -> Self {
         self.syn_recv = on;
+        self
+    }
+
+    /// The same query, measuring the accept-queue waits or not. Without
+    /// `active`, the established sockets are walked only when some
+    /// listener has a queue.
+    #[must_use]
+    pub const fn with_queue_wait(mut self, on: bool) -> Self {
+        self.queue_wait = on;
         self
     }
 }

@@ -10,7 +10,10 @@ use crate::proc_unix::UnixLine;
 use crate::query::{TcpQuery, UnixQuery};
 use crate::table::Slots;
 use crate::unix_backlogs::UnixBacklogs;
-use crate::wire::inet_diag::{InetDiagAttr, InetDiagMsg};
+use crate::waiting::Waiting;
+use crate::wire::inet_diag::{
+    InetDiagAttr, InetDiagMsg, attr as inet_attr, tcp_info_last_data_sent,
+};
 use crate::wire::rtattr::RtAttr;
 use crate::wire::tcp_state::TcpState;
 use crate::wire::unix_diag::{UnixDiagMsg, attr as unix_attr};
@@ -58,12 +61,14 @@ impl<'a> TcpTally<'a> {
     }
 
     fn empty(&self) -> ListenStats {
-        let s = ListenStats::new(0, 0);
+        let mut s = ListenStats::new(0, 0);
         if self.query.syn_recv {
-            s.with_syn_recv(0)
-        } else {
-            s
+            s = s.with_syn_recv(0);
         }
+        if self.query.queue_wait {
+            s = s.with_queue_wait_oldest(0);
+        }
+        s
     }
 
     /// Resets `slots` to the state before the first dump: the requested
@@ -126,11 +131,17 @@ impl<'a> TcpTally<'a> {
     }
 
     /// Counts one connection: accepted established ones as active,
-    /// request sockets as half-open.
+    /// connections still in the accept queue (inode 0; `ESTABLISHED`, or
+    /// `CLOSE_WAIT` when the client gave up) as waiting, with their age
+    /// from `INET_DIAG_INFO`, request sockets as half-open.
     pub(crate) fn connection<S: Slots<SocketAddr>>(&self, slots: &mut S, m: &InetDiagMsg<&[u8]>) {
         let state = m.state();
-        let active = self.query.active && state == TcpState::Established && m.inode() != 0;
-        if !(active || (self.query.syn_recv && state.is_syn_recv())) {
+        let established = state == TcpState::Established;
+        let active = self.query.active && established && m.inode() != 0;
+        let waiting = self.query.queue_wait
+            && (established || state == TcpState::CloseWait)
+            && m.inode() == 0;
+        if !(active || waiting || (self.query.syn_recv && state.is_syn_recv())) {
             return;
         }
         let i = match self.target {
@@ -147,18 +158,30 @@ impl<'a> TcpTally<'a> {
         let s = &mut slots.row(i).stats;
         if active {
             s.active = s.active.saturating_add(1);
+        } else if waiting {
+            // Without INET_DIAG_INFO (not asked for, as no listener had a
+            // queue when the dump started) the age is unknown.
+            let Some(age_ms) = waiting_age(m) else { return };
+            s.queue_wait_oldest_ms = Some(s.queue_wait_oldest_ms.unwrap_or(0).max(age_ms));
+            let [lo, hi] = m.id().cookie;
+            let cookie = u64::from(hi) << 32 | u64::from(lo);
+            slots.waiting(i, Waiting { age_ms, cookie });
         } else {
             s.syn_recv = Some(s.syn_recv.unwrap_or(0).saturating_add(1));
         }
     }
 
     /// Applies the final rules: several addresses drop those not
-    /// listening; all listeners are sorted by address.
+    /// listening; all listeners are sorted by address; the wait
+    /// percentiles are computed where the table keeps the waits.
     pub(crate) fn finish<S: Slots<SocketAddr>>(&self, slots: &mut S) {
         match self.target {
             TcpTarget::One(_) => {}
             TcpTarget::Some(_) => slots.retain(|r| r.listening),
             TcpTarget::All => slots.sort(),
+        }
+        if self.query.queue_wait {
+            slots.finish_waits();
         }
     }
 }
@@ -352,6 +375,18 @@ impl<'a> UnixTally<'a> {
             slots.sort();
         }
     }
+}
+
+/// How long a connection in an accept queue has waited: `tcp_info`'s
+/// `last_data_sent` from its `INET_DIAG_INFO` attribute, if there is one
+/// that long. (Not `last_data_recv` or `last_ack_recv`: data the client
+/// sends while it waits resets those; the queue's connections have sent
+/// nothing, so `last_data_sent` counts from the end of the handshake.)
+fn waiting_age(m: &InetDiagMsg<&[u8]>) -> Option<u32> {
+    m.attrs_raw()
+        .filter_map(Result::ok)
+        .find(|a| a.kind() == inet_attr::INFO)
+        .and_then(|a| tcp_info_last_data_sent(a.into_payload()))
 }
 
 /// The name of a unix_diag message (its bytes `p`) whose first attribute
