@@ -117,13 +117,18 @@ fn bare_tcp_request(states: u32, port: u16) -> Vec<u8> {
 /// Unix query's; `NAME|RQLEN` = 1|16 adds queue lengths to every socket),
 /// byte by byte.
 fn bare_unix_request(show: u32) -> Vec<u8> {
+    bare_unix_request_states((1u32 << 10) | (1 << 1), show) // LISTEN | ESTABLISHED
+}
+
+/// [`bare_unix_request`] for the sockets in `states`.
+fn bare_unix_request_states(states: u32, show: u32) -> Vec<u8> {
     let mut r = Vec::new();
     r.extend_from_slice(&40u32.to_ne_bytes());
     r.extend_from_slice(&20u16.to_ne_bytes()); // SOCK_DIAG_BY_FAMILY
     r.extend_from_slice(&(0x1u16 | 0x300).to_ne_bytes());
     r.extend_from_slice(&[0; 8]);
     r.extend_from_slice(&[1, 0, 0, 0]); // AF_UNIX
-    r.extend_from_slice(&((1u32 << 10) | (1 << 1)).to_ne_bytes()); // LISTEN | ESTABLISHED
+    r.extend_from_slice(&states.to_ne_bytes());
     r.extend_from_slice(&0u32.to_ne_bytes()); // ino
     r.extend_from_slice(&show.to_ne_bytes());
     r.extend_from_slice(&[0xff; 8]);
@@ -370,6 +375,23 @@ fn main() {
         |backlog| {
             let q = if backlog { &default } else { &no_backlog };
             black_box(diag.unix_listener_stats_with(&[&ukey], q).unwrap());
+        },
+    );
+    // The other ways to get the backlog, as bare requests: a LISTEN-only
+    // NAME|RQLEN dump plus an ESTABLISHED-only NAME dump (the kernel walks
+    // every Unix socket twice), against the default query.
+    let mut bare_listen = Bare::new(bare_unix_request_states(1 << 10, 1 | 16));
+    let mut bare_conns = Bare::new(bare_unix_request_states(1 << 1, 1));
+    paired(
+        &mut g,
+        "unix, two dumps (LISTEN RQLEN + EST)",
+        ["bare_unix_two_dumps", "raindrops_diag_3"],
+        |ours| {
+            if ours {
+                black_box(diag.unix_listener_stats(&[&ukey]).unwrap());
+            } else {
+                black_box(bare_listen.run() + bare_conns.run());
+            }
         },
     );
     let mut bare_rqlen = Bare::new(bare_unix_request(1 | 16));

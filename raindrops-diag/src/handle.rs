@@ -126,8 +126,9 @@ impl Diag {
 
     /// [`Diag::tcp_listener_stats`] counting what `query` asks for: for
     /// example [`TcpQuery::queued_only`] (one LISTEN-only dump, about 100
-    /// times cheaper with many connections) or
-    /// [`TcpQuery::with_syn_recv`].
+    /// times cheaper with many connections), [`TcpQuery::with_syn_recv`],
+    /// or [`TcpQuery::with_queue_wait`] (how long the connections in each
+    /// accept queue have waited; [`Listeners::waiting`] lists them).
     ///
     /// # Errors
     ///
