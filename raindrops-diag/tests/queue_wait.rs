@@ -240,6 +240,61 @@ fn percentile(v: &[u32], p: usize) -> u32 {
     v[((p * v.len()).div_ceil(100)).max(1) - 1]
 }
 
+/// Clients connecting to `addr` on a schedule (client `i` at `origin +
+/// i × arrival`), each sending `first()` right after it connected; the
+/// thread returns them, still open.
+fn clients_on_schedule(
+    addr: SocketAddr,
+    n: usize,
+    origin: Instant,
+    arrival: Duration,
+    first: impl Fn() -> Vec<u8> + Send + 'static,
+) -> std::thread::JoinHandle<Vec<TcpStream>> {
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for i in 0..n {
+            let due = origin + arrival * i as u32;
+            std::thread::sleep(due.saturating_duration_since(Instant::now()));
+            let mut c = TcpStream::connect(addr).unwrap();
+            c.write_all(&first()).unwrap();
+            held.push(c);
+        }
+        held
+    })
+}
+
+/// Samples the listener `key` every `interval` into `tracker` until
+/// `done` holds for a sample, and returns every wait recorded and the
+/// longest time between two samples.
+fn sample_waits(
+    key: &str,
+    interval: Duration,
+    tracker: &mut QueueWaitTracker,
+    mut done: impl FnMut(&raindrops_diag::Listeners) -> bool,
+) -> (Vec<u32>, Duration) {
+    let mut d = Diag::new().unwrap();
+    let q = TcpQuery::new().with_queue_wait(true);
+    let mut recorded = Vec::new();
+    let (mut last, mut max_gap) = (None::<Instant>, Duration::ZERO);
+    let mut next = Instant::now();
+    loop {
+        let s = d.tcp_listener_stats_with(&[key], &q).unwrap();
+        let now = Instant::now();
+        let stop = done(&s);
+        tracker.update(now, &s);
+        recorded.extend_from_slice(tracker.recorded(key));
+        if let Some(prev) = last {
+            max_gap = max_gap.max(now - prev);
+        }
+        last = Some(now);
+        if stop {
+            return (recorded, max_gap);
+        }
+        next += interval;
+        std::thread::sleep(next.saturating_duration_since(Instant::now()));
+    }
+}
+
 /// What a slow server saw: the waits it measured itself at accept
 /// (milliseconds, its own clock), and what was sampled from outside.
 struct Run {
@@ -288,41 +343,16 @@ fn slow_server(
             })
         })
         .collect();
-    let clients = std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for i in 0..n {
-            let due = origin + arrival * i as u32;
-            std::thread::sleep(due.saturating_duration_since(Instant::now()));
-            let mut c = TcpStream::connect(addr).unwrap();
-            let at = origin.elapsed().as_nanos() as u64;
-            c.write_all(&at.to_ne_bytes()).unwrap();
-            held.push(c);
-        }
-        held
+    // Each client sends its connect time.
+    let clients = clients_on_schedule(addr, n, origin, arrival, move || {
+        (origin.elapsed().as_nanos() as u64).to_ne_bytes().to_vec()
     });
-    let mut d = Diag::new().unwrap();
-    let q = TcpQuery::new().with_queue_wait(true);
     let mut tracker = QueueWaitTracker::new();
-    let mut outside = Vec::new();
-    let mut last: Option<Instant> = None;
-    let mut max_gap = Duration::ZERO;
-    let mut next = Instant::now();
-    loop {
-        let done = served.load(Ordering::SeqCst) == n;
-        let s = d.tcp_listener_stats_with(&[&key], &q).unwrap();
-        let now = Instant::now();
-        tracker.update(now, &s);
-        outside.extend_from_slice(tracker.recorded(&key));
-        if let Some(prev) = last {
-            max_gap = max_gap.max(now - prev);
-        }
-        last = Some(now);
-        if done {
-            break;
-        }
-        next += interval;
-        std::thread::sleep(next.saturating_duration_since(Instant::now()));
-    }
+    // Until every connection was served and the last sample saw none
+    // waiting (so every one seen has been recorded).
+    let (outside, max_gap) = sample_waits(&key, interval, &mut tracker, |s| {
+        s.waiting(&key).is_empty() && served.load(Ordering::SeqCst) == n
+    });
     for w in pool {
         w.join().unwrap();
     }
@@ -423,45 +453,18 @@ fn ruby_last_data_recv_agrees() {
     let key = format!("127.0.0.1:{port}");
     let addr: SocketAddr = key.parse().unwrap();
 
-    let origin = Instant::now();
-    let clients = std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for i in 0..n {
-            let due = origin + arrival * i as u32;
-            std::thread::sleep(due.saturating_duration_since(Instant::now()));
-            let mut c = TcpStream::connect(addr).unwrap();
-            // TCP_DEFER_ACCEPT: the connection enters the accept queue
-            // with its first data.
-            c.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
-            held.push(c);
-        }
-        held
+    // TCP_DEFER_ACCEPT: a connection enters the accept queue with its
+    // first data.
+    let clients = clients_on_schedule(addr, n, Instant::now(), arrival, || {
+        b"GET / HTTP/1.0\r\n\r\n".to_vec()
     });
     let interval = Duration::from_millis(200);
-    let mut d = Diag::new().unwrap();
-    let q = TcpQuery::new().with_queue_wait(true);
     let mut tracker = QueueWaitTracker::new();
-    let mut outside = Vec::new();
-    let (mut last, mut max_gap) = (None::<Instant>, Duration::ZERO);
-    let mut next = Instant::now();
     // Until the Ruby server has closed its listener (it prints and exits
     // after the last connection).
-    loop {
-        let s = d.tcp_listener_stats_with(&[&key], &q).unwrap();
-        let now = Instant::now();
-        let listening = s.get(&key).unwrap().backlog.is_some();
-        tracker.update(now, &s);
-        outside.extend_from_slice(tracker.recorded(&key));
-        if let Some(prev) = last {
-            max_gap = max_gap.max(now - prev);
-        }
-        last = Some(now);
-        if !listening || outside.len() == n {
-            break;
-        }
-        next += interval;
-        std::thread::sleep(next.saturating_duration_since(Instant::now()));
-    }
+    let (outside, max_gap) = sample_waits(&key, interval, &mut tracker, |s| {
+        s.get(&key).unwrap().backlog.is_none()
+    });
     let held = clients.join().unwrap();
     let mut rest = String::new();
     out.read_to_string(&mut rest).unwrap();
