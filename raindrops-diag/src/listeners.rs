@@ -57,8 +57,9 @@ impl Listeners {
     }
 
     /// Appends a listener and the connections waiting in its accept queue
-    /// (oldest first).
-    pub(crate) fn push(&mut self, l: Listener<String>, waiting: impl IntoIterator<Item = Waiting>) {
+    /// (oldest first), as a query does; for example to feed a
+    /// [`QueueWaitTracker`](crate::QueueWaitTracker) samples of one's own.
+    pub fn push(&mut self, l: Listener<String>, waiting: impl IntoIterator<Item = Waiting>) {
         let start = self.waiting.len();
         self.waiting.extend(waiting);
         // Past u32::MAX waiting connections (never: a queue holds at most
