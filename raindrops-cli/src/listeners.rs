@@ -45,6 +45,12 @@ pub(crate) struct ListenersArgs {
     /// Also count half-open handshakes (SYN_RECV) per TCP listener.
     #[arg(short, long)]
     pub(crate) syn_recv: bool,
+    /// Also show how long the connections in each TCP listener's accept
+    /// queue have waited (oldest, median, p90, p99, in ms): asks the
+    /// kernel for tcp_info of the listener's connections while a queue is
+    /// not empty.
+    #[arg(short = 'w', long)]
+    pub(crate) queue_wait: bool,
     #[command(flatten)]
     pub(crate) selection: SelectionArgs,
     /// TCP addresses, selectors and Unix socket paths; none means every
@@ -72,8 +78,8 @@ pub(crate) fn tcp_query(no_active: bool, syn_recv: bool) -> TcpQuery {
 
 /// Runs `listeners`.
 pub(crate) fn run(args: &ListenersArgs) -> Outcome {
-    let mut sampler = Sampler::new(&args.names, tcp_query(args.no_active, args.syn_recv))?
-        .with_selection(&args.selection)?;
+    let query = tcp_query(args.no_active, args.syn_recv).with_queue_wait(args.queue_wait);
+    let mut sampler = Sampler::new(&args.names, query)?.with_selection(&args.selection)?;
     sampler.warn_not_listening();
     let listeners = sampler.sample()?;
     // The namespace's overflow counters travel with the metrics and JSON.

@@ -42,6 +42,12 @@ pub(crate) struct WatchArgs {
     /// TCP_DEFER_ACCEPT listener also every handshake's bare ACK).
     #[arg(long)]
     pub(crate) drops: bool,
+    /// Add a column with how long the oldest connection in each TCP
+    /// listener's accept queue has waited, in milliseconds (asks the
+    /// kernel for tcp_info of the listener's connections while a queue is
+    /// not empty).
+    #[arg(short = 'w', long)]
+    pub(crate) queue_wait: bool,
     /// Watch every listener (needed when no ADDR|PATH is given).
     #[arg(short, long)]
     pub(crate) all: bool,
@@ -175,8 +181,8 @@ pub(crate) fn run(args: &WatchArgs) -> Outcome {
         None => None,
     };
     let threshold = args.threshold.unwrap_or(-1);
-    let mut sampler =
-        Sampler::new(&args.names, tcp_query(false, false))?.with_selection(&args.selection)?;
+    let query = tcp_query(false, false).with_queue_wait(args.queue_wait);
+    let mut sampler = Sampler::new(&args.names, query)?.with_selection(&args.selection)?;
     let events = signals(delay.is_some())?;
     let mut aggregates = delay.map(|_| PerListener::default());
     if aggregates.is_some() {
@@ -191,7 +197,11 @@ pub(crate) fn run(args: &WatchArgs) -> Outcome {
     let mut first = Some(sampler.sample()?);
     let shown = first.iter().flatten().map(|l| l.name.as_str());
     let width = rubyfmt::address_width(sampler.names().chain(shown));
-    out::stderr(&rubyfmt::header(width, args.drops));
+    let titles: Vec<&str> = [(args.drops, "drops"), (args.queue_wait, "oldest_ms")]
+        .iter()
+        .filter_map(|&(on, t)| on.then_some(t))
+        .collect();
+    out::stderr(&rubyfmt::header(width, &titles));
 
     let start = Instant::now();
     let mut samples = 0u64;
@@ -214,8 +224,14 @@ pub(crate) fn run(args: &WatchArgs) -> Outcome {
             if i128::from(queued) < i128::from(threshold) {
                 continue;
             }
-            let drops = args.drops.then_some(l.stats.drops);
-            rubyfmt::sample_line(&mut text, &now, &l.name, width, active, queued, drops);
+            let extra: Vec<Option<u64>> = [
+                (args.drops, l.stats.drops),
+                (args.queue_wait, l.stats.queue_wait_oldest_ms.map(u64::from)),
+            ]
+            .into_iter()
+            .filter_map(|(on, v)| on.then_some(v))
+            .collect();
+            rubyfmt::sample_line(&mut text, &now, &l.name, width, active, queued, &extra);
         }
         out::stdout(&text)?;
         samples += 1;

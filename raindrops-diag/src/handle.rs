@@ -2,7 +2,7 @@
 //! receive buffer and the tables, kept across queries.
 
 use crate::errno;
-use crate::error::{Error, QueryError};
+use crate::error::{DiagModule, Error, QueryError};
 use crate::listeners::Listeners;
 use crate::name::UnixName;
 use crate::query::{TcpQuery, UnixQuery};
@@ -126,8 +126,9 @@ impl Diag {
 
     /// [`Diag::tcp_listener_stats`] counting what `query` asks for: for
     /// example [`TcpQuery::queued_only`] (one LISTEN-only dump, about 100
-    /// times cheaper with many connections) or
-    /// [`TcpQuery::with_syn_recv`].
+    /// times cheaper with many connections), [`TcpQuery::with_syn_recv`],
+    /// or [`TcpQuery::with_queue_wait`] (how long the connections in each
+    /// accept queue have waited; [`Listeners::waiting`] lists them).
     ///
     /// # Errors
     ///
@@ -171,12 +172,12 @@ impl Diag {
         let canon: Vec<SocketAddr> = addrs.iter().map(canonical).collect();
         let tally = TcpTally::new(&canon, query);
         self.sock.tcp_query(&mut self.buf, &tally, &mut self.tcp)?;
-        Ok(self
-            .tcp
-            .rows()
-            .iter()
-            .map(|r| Listener::new(r.key.to_string(), Family::of_addr(&r.key), r.stats))
-            .collect())
+        let mut out = Listeners::new();
+        for r in self.tcp.rows() {
+            let l = Listener::new(r.key.to_string(), Family::of_addr(&r.key), r.stats);
+            out.push(l, self.tcp.waits_of(&r.key).iter().map(|w| w.1));
+        }
+        Ok(out)
     }
 
     /// Statistics of Unix listeners (Ruby's
@@ -184,10 +185,13 @@ impl Diag {
     /// `/proc/net/unix` as the fallback where the kernel has no unix_diag.
     ///
     /// - For each requested path, in order: `queued` = connections waiting
-    ///   to be accepted, `active` = accepted connections still open; zeros
-    ///   if nothing listens there. `backlog` is `None`: asking the kernel
-    ///   for it (`UDIAG_SHOW_RQLEN`) costs every socket of the machine an
-    ///   attribute and the query about 20%.
+    ///   to be accepted, `active` = accepted connections still open,
+    ///   `backlog` = the accept queue's limit; zeros (and no backlog) if
+    ///   nothing listens there. The backlog is read from the kernel on the
+    ///   first query and every eighth one (or when a listener is new to
+    ///   this handle) and remembered in between, since asking for it costs
+    ///   every socket of the machine an attribute
+    ///   ([`UnixQuery::backlog`]).
     ///   A path that is a symlink is resolved (the whole chain, relative
     ///   links against their directory): the result holds the target's
     ///   name and then the link's, with the same stats.
@@ -212,8 +216,9 @@ impl Diag {
 
     /// [`Diag::unix_listener_stats`] counting what `query` asks for:
     /// [`UnixQuery::queued_only`] asks the kernel for listening sockets
-    /// only (a fraction of the cost with many connections) and reports
-    /// each listener's `backlog` too; `active` is then 0.
+    /// only (a fraction of the cost with many connections); `active` is
+    /// then 0. `UnixQuery::new().with_backlog(false)` leaves `backlog`
+    /// out and never asks the kernel for it.
     ///
     /// # Errors
     ///
@@ -231,7 +236,7 @@ impl Diag {
         let tally = UnixTally::new(&names, query);
         match self.sock.unix_query(&mut self.buf, &tally, &mut self.unix) {
             Ok(()) => Ok(assemble(&wanted, Some(&self.unix))),
-            Err(Error::Kernel(e)) if e == errno::NOENT => self.unix_proc(&wanted, &names, query),
+            Err(Error::MissingModule(DiagModule::Unix)) => self.unix_proc(&wanted, &names, query),
             Err(e) => Err(e.into()),
         }
     }

@@ -21,6 +21,8 @@ pub mod proc_unix;
 mod query;
 mod table;
 mod tally;
+mod unix_backlogs;
+mod waiting;
 pub mod wire;
 
 #[cfg(feature = "std")]
@@ -33,14 +35,16 @@ mod handle;
 mod listeners;
 #[cfg(feature = "std")]
 pub mod overflow;
+mod queue_wait;
 #[cfg(feature = "socket")]
 mod socket;
 
 pub use counter::{TcpCounter, UnixCounter};
-pub use error::Error;
+pub use error::{DiagModule, Error};
 pub use name::{UNIX_NAME_CAPACITY, UnixName};
 pub use query::{TcpQuery, UnixQuery};
 pub use table::{ListenerTable, TcpTable, UnixTable};
+pub use waiting::Waiting;
 
 #[cfg(feature = "std")]
 pub use connections::{ConnQuery, Connection, Connections};
@@ -50,6 +54,8 @@ pub use error::QueryError;
 pub use handle::{Diag, PROC_NET_UNIX, tcp_listener_stats, unix_listener_stats};
 #[cfg(feature = "std")]
 pub use listeners::Listeners;
+#[cfg(feature = "std")]
+pub use queue_wait::QueueWaitTracker;
 #[cfg(feature = "socket")]
 pub use socket::{DiagSocket, RECV_BUFFER_LEN};
 

@@ -191,6 +191,33 @@ pub const LISTENER_FIELDS: &[ListenerField] = &[
         },
         value: |l| int(l.stats.syn_recv),
     },
+    ListenerField {
+        key: "queue_wait_oldest_ms",
+        column: Column::WhenKnown("WAIT_OLDEST"),
+        exposition: Exposition::Gauge {
+            name: "raindrops_listener_queue_wait_oldest_milliseconds",
+            help: "How long the oldest connection in the accept queue has waited since its handshake completed (0 when none waits).",
+        },
+        value: |l| int(l.stats.queue_wait_oldest_ms),
+    },
+    ListenerField {
+        key: "queue_wait_p50_ms",
+        column: Column::WhenKnown("WAIT_P50"),
+        exposition: Exposition::None,
+        value: |l| int(l.stats.queue_wait_p50_ms),
+    },
+    ListenerField {
+        key: "queue_wait_p90_ms",
+        column: Column::WhenKnown("WAIT_P90"),
+        exposition: Exposition::None,
+        value: |l| int(l.stats.queue_wait_p90_ms),
+    },
+    ListenerField {
+        key: "queue_wait_p99_ms",
+        column: Column::WhenKnown("WAIT_P99"),
+        exposition: Exposition::None,
+        value: |l| int(l.stats.queue_wait_p99_ms),
+    },
 ];
 
 /// The position of the field `key` in [`LISTENER_FIELDS`].
@@ -319,7 +346,11 @@ mod tests {
                     .with_drops(3)
                     .with_overflows(2, 1),
             ),
-            Listener::new("/tmp/\"s\"", Family::Unix, ListenStats::new(0, 0)),
+            Listener::new(
+                "/tmp/\"s\"",
+                Family::Unix,
+                ListenStats::new(0, 0).with_backlog(16),
+            ),
         ];
         let snap = Snapshot {
             listeners: &listeners,
@@ -330,8 +361,10 @@ mod tests {
         assert_eq!(
             json,
             "{\"calling\":null,\"writing\":null,\"listeners\":[\
-             {\"address\":\"127.0.0.1:80\",\"family\":\"tcp4\",\"type\":\"tcp\",\"active\":1,\"queued\":2,\"backlog\":128,\"drops\":3,\"overflows\":2,\"overflows_estimated\":1,\"syn_recv\":null},\
-             {\"address\":\"/tmp/\\\"s\\\"\",\"family\":\"unix\",\"type\":\"unix\",\"active\":0,\"queued\":0,\"backlog\":null,\"drops\":null,\"overflows\":null,\"overflows_estimated\":null,\"syn_recv\":null}],\
+             {\"address\":\"127.0.0.1:80\",\"family\":\"tcp4\",\"type\":\"tcp\",\"active\":1,\"queued\":2,\"backlog\":128,\"drops\":3,\"overflows\":2,\"overflows_estimated\":1,\"syn_recv\":null,\
+             \"queue_wait_oldest_ms\":null,\"queue_wait_p50_ms\":null,\"queue_wait_p90_ms\":null,\"queue_wait_p99_ms\":null},\
+             {\"address\":\"/tmp/\\\"s\\\"\",\"family\":\"unix\",\"type\":\"unix\",\"active\":0,\"queued\":0,\"backlog\":16,\"drops\":null,\"overflows\":null,\"overflows_estimated\":null,\"syn_recv\":null,\
+             \"queue_wait_oldest_ms\":null,\"queue_wait_p50_ms\":null,\"queue_wait_p90_ms\":null,\"queue_wait_p99_ms\":null}],\
              \"metrics\":[],\"histograms\":[]}\n"
         );
         let mut table = String::new();
@@ -340,7 +373,7 @@ mod tests {
             table,
             "ADDRESS      FAMILY   ACTIVE   QUEUED  BACKLOG    DROPS OVERFLOWS\n\
              127.0.0.1:80 tcp4          1        2      128        3         2\n\
-             /tmp/\"s\"     unix          0        0        -        -         -\n"
+             /tmp/\"s\"     unix          0        0       16        -         -\n"
         );
         let mut prom = String::new();
         render_prometheus(&snap, &mut prom).unwrap();
@@ -353,11 +386,54 @@ mod tests {
                 "raindrops_listener_queued{listener=\"127.0.0.1:80\",family=\"tcp4\"} 2",
                 "raindrops_listener_queued{listener=\"/tmp/\\\"s\\\"\",family=\"unix\"} 0",
                 "raindrops_listener_backlog{listener=\"127.0.0.1:80\",family=\"tcp4\"} 128",
+                "raindrops_listener_backlog{listener=\"/tmp/\\\"s\\\"\",family=\"unix\"} 16",
                 "raindrops_listener_drops_total{listener=\"127.0.0.1:80\",family=\"tcp4\"} 3",
                 "raindrops_listener_overflows_total{listener=\"127.0.0.1:80\",family=\"tcp4\"} 2",
                 "raindrops_listener_overflows_estimated_total{listener=\"127.0.0.1:80\",family=\"tcp4\"} 1",
             ]
         );
+
+        // With the accept-queue waits measured (TCP): four columns when
+        // known, four JSON keys, one gauge.
+        let waits = [
+            Listener::new(
+                "127.0.0.1:80",
+                Family::Tcp4,
+                ListenStats::new(1, 3)
+                    .with_backlog(128)
+                    .with_queue_wait_oldest(1500)
+                    .with_queue_wait_percentiles(700, 1500, 1500),
+            ),
+            Listener::new("/tmp/s", Family::Unix, ListenStats::new(0, 0)),
+        ];
+        let snap = Snapshot {
+            listeners: &waits,
+            ..Snapshot::new()
+        };
+        let mut json = String::new();
+        render_json(&snap, &mut json).unwrap();
+        assert!(
+            json.contains(
+                "\"syn_recv\":null,\"queue_wait_oldest_ms\":1500,\"queue_wait_p50_ms\":700,\
+                 \"queue_wait_p90_ms\":1500,\"queue_wait_p99_ms\":1500},"
+            ),
+            "{json}"
+        );
+        let mut table = String::new();
+        render_table(&snap, &mut table).unwrap();
+        assert_eq!(
+            table,
+            "ADDRESS      FAMILY   ACTIVE   QUEUED  BACKLOG    DROPS WAIT_OLDEST WAIT_P50 WAIT_P90 WAIT_P99\n\
+             127.0.0.1:80 tcp4          1        3      128        -        1500      700     1500     1500\n\
+             /tmp/s       unix          0        0        -        -           -        -        -        -\n"
+        );
+        let mut prom = String::new();
+        render_prometheus(&snap, &mut prom).unwrap();
+        assert!(prom.contains(
+            "# TYPE raindrops_listener_queue_wait_oldest_milliseconds gauge\n\
+             raindrops_listener_queue_wait_oldest_milliseconds{listener=\"127.0.0.1:80\",family=\"tcp4\"} 1500\n"
+        ), "{prom}");
+        assert!(!prom.contains("p50"), "{prom}");
     }
 
     #[test]
@@ -385,6 +461,10 @@ mod tests {
                 ("overflows", "-".into()),
                 ("overflows_estimated", "-".into()),
                 ("syn_recv", "-".into()),
+                ("queue_wait_oldest_ms", "-".into()),
+                ("queue_wait_p50_ms", "-".into()),
+                ("queue_wait_p90_ms", "-".into()),
+                ("queue_wait_p99_ms", "-".into()),
             ]
         );
         let no_active = FieldSet::ALL.without("active");
