@@ -12,16 +12,30 @@ extern crate std;
 
 #[cfg(all(test, feature = "std"))]
 mod capture;
+pub mod cgroup_path;
 mod error;
 mod name;
 pub mod proc_unix;
+pub mod procfs;
 mod table;
 pub mod wire;
 
 #[cfg(feature = "std")]
+pub mod cgroup;
+#[cfg(feature = "std")]
 mod connections;
 #[cfg(feature = "std")]
 mod diag;
+#[cfg(feature = "std")]
+mod listen_sockets;
+#[cfg(feature = "std")]
+pub mod netns;
+#[cfg(feature = "std")]
+mod ns_sampler;
+#[cfg(feature = "std")]
+mod ns_worker;
+#[cfg(feature = "std")]
+pub mod owner;
 #[cfg(feature = "socket")]
 mod query;
 #[cfg(feature = "socket")]
@@ -45,6 +59,19 @@ pub use query::{TcpQuery, UnixQuery};
 pub use socket::{DiagSocket, RECV_BUFFER_LEN};
 #[cfg(feature = "std")]
 pub use stats::ListenerStats;
+
+#[cfg(feature = "std")]
+pub use cgroup::CgroupMap;
+#[cfg(feature = "std")]
+pub use listen_sockets::{ListenSocket, tcp_listen_sockets, unix_listen_sockets};
+#[cfg(feature = "std")]
+pub use netns::{NetNs, NsDiscovery, NsId, NsSkip, NsSpec, SkipCounts};
+#[cfg(feature = "std")]
+pub use ns_sampler::{NsListener, NsListeners, NsSample, NsSampler, NsScope, SkipTarget, Skipped};
+#[cfg(feature = "std")]
+pub use ns_worker::NsQuery;
+#[cfg(feature = "std")]
+pub use owner::{Owner, Owners, ProcessInfo};
 
 /// The per-listener numbers, re-exported from raindrops-core.
 pub use raindrops_core::ListenStats;

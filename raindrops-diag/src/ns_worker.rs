@@ -1,0 +1,275 @@
+//! One thread per network namespace: it enters the namespace once
+//! (`setns(fd, CLONE_NEWNET)` changes only the calling thread), opens its
+//! own [`Diag`] there, and answers listener queries over a channel until
+//! its job channel closes.
+
+use crate::listen_sockets::{ListenSocket, tcp_listen_sockets, unix_listen_sockets};
+use crate::netns::{NetNs, NsId, NsSkip, errno, io_errno};
+use crate::query::{TcpQuery, UnixQuery};
+use crate::{Diag, Error, QueryError};
+use raindrops_core::{Family, Listener};
+use rustix::fd::AsFd;
+use rustix::fs::{Mode, OFlags};
+use rustix::thread::LinkNameSpaceType;
+use std::net::SocketAddr;
+use std::string::String;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::thread::JoinHandle;
+use std::vec::Vec;
+
+/// What to ask each namespace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct NsQuery {
+    /// The TCP listener query, or `None` for no TCP listeners.
+    pub tcp: Option<TcpQuery>,
+    /// The Unix listener query, or `None` for no Unix listeners.
+    pub unix: Option<UnixQuery>,
+    /// Also list each listening socket's inode and cgroup id (for owner
+    /// and cgroup attribution): one more LISTEN-only dump per protocol.
+    pub sockets: bool,
+}
+
+impl NsQuery {
+    /// TCP and Unix listeners with their default queries, no sockets.
+    pub const fn new() -> Self {
+        NsQuery {
+            tcp: Some(TcpQuery::new()),
+            unix: Some(UnixQuery::new()),
+            sockets: false,
+        }
+    }
+
+    /// The same query with `tcp` for TCP listeners (`None`: none).
+    #[must_use]
+    pub const fn with_tcp(mut self, tcp: Option<TcpQuery>) -> Self {
+        self.tcp = tcp;
+        self
+    }
+
+    /// The same query with `unix` for Unix listeners (`None`: none).
+    #[must_use]
+    pub const fn with_unix(mut self, unix: Option<UnixQuery>) -> Self {
+        self.unix = unix;
+        self
+    }
+
+    /// The same query, listing listening sockets or not.
+    #[must_use]
+    pub const fn with_sockets(mut self, on: bool) -> Self {
+        self.sockets = on;
+        self
+    }
+}
+
+impl Default for NsQuery {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What a worker found in its namespace.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct NsData {
+    /// TCP listeners (sorted by address), then Unix ones (sorted by name).
+    pub(crate) listeners: Vec<Listener<String>>,
+    /// The listening sockets, when asked.
+    pub(crate) sockets: Vec<ListenSocket>,
+}
+
+pub(crate) struct Job {
+    pub(crate) seq: u64,
+    pub(crate) query: NsQuery,
+}
+
+pub(crate) struct Reply {
+    pub(crate) ns: NsId,
+    pub(crate) seq: u64,
+    pub(crate) result: Result<NsData, NsSkip>,
+    /// The worker could not start and has ended.
+    pub(crate) fatal: bool,
+}
+
+/// The sampler's handle on one worker thread.
+pub(crate) struct Worker {
+    pub(crate) ns: Arc<NetNs>,
+    jobs: Sender<Job>,
+    thread: JoinHandle<()>,
+    /// The sequence number of the job it has not answered yet.
+    pub(crate) in_flight: Option<u64>,
+}
+
+impl Worker {
+    /// Starts the thread for `ns`; it enters the namespace right away and
+    /// reports the outcome with its first answer.
+    pub(crate) fn spawn(ns: Arc<NetNs>, replies: Sender<Reply>) -> Result<Worker, NsSkip> {
+        let (jobs, rx) = channel();
+        let for_thread = Arc::clone(&ns);
+        let thread = std::thread::Builder::new()
+            // Thread names show in /proc (15 bytes kept): "rdns-" + inode.
+            .name(std::format!("rdns-{}", ns.id.ino))
+            .stack_size(256 * 1024)
+            .spawn(move || run(&for_thread, &rx, &replies))
+            .map_err(|e| NsSkip::Sys(io_errno(&e)))?;
+        Ok(Worker {
+            ns,
+            jobs,
+            thread,
+            in_flight: None,
+        })
+    }
+
+    /// Sends a job; `false` if the thread has ended.
+    pub(crate) fn send(&mut self, job: Job) -> bool {
+        let seq = job.seq;
+        let sent = self.jobs.send(job).is_ok();
+        if sent {
+            self.in_flight = Some(seq);
+        }
+        sent
+    }
+
+    /// Closes the job channel: the thread ends after its current job. The
+    /// handle is returned to be reaped later, never waited for here.
+    pub(crate) fn stop(self) -> JoinHandle<()> {
+        drop(self.jobs);
+        self.thread
+    }
+}
+
+fn run(ns: &NetNs, jobs: &Receiver<Job>, replies: &Sender<Reply>) {
+    let mut session = Session::open(ns);
+    while let Ok(job) = jobs.recv() {
+        let (result, fatal) = match &mut session {
+            Ok(s) => (s.run(&job.query), false),
+            Err(e) => (Err(*e), true),
+        };
+        let reply = Reply {
+            ns: ns.id,
+            seq: job.seq,
+            result,
+            fatal,
+        };
+        if replies.send(reply).is_err() || fatal {
+            return;
+        }
+    }
+}
+
+/// A worker's state inside its namespace.
+struct Session {
+    diag: Diag,
+    /// Whether this kernel has unix_diag. Where it has not, the listener
+    /// query falls back to `/proc/net/unix`, which shows the namespace of
+    /// the process's main thread, not this thread's: in any other
+    /// namespace that would be wrong, so Unix listeners are then an error.
+    unix_diag: bool,
+    main_thread_ns: bool,
+    scratch: Vec<ListenSocket>,
+}
+
+impl Session {
+    fn open(ns: &NetNs) -> Result<Session, NsSkip> {
+        enter(ns)?;
+        let mut diag = Diag::new().map_err(NsSkip::Query)?;
+        let mut scratch = Vec::new();
+        let (sock, buf) = diag.parts();
+        let unix_diag = match unix_listen_sockets(sock, buf, &mut scratch) {
+            Err(Error::Kernel(e)) => e != crate::error::Errno::NOENT,
+            _ => true,
+        };
+        scratch.clear();
+        Ok(Session {
+            diag,
+            unix_diag,
+            main_thread_ns: ns.current,
+            scratch,
+        })
+    }
+
+    fn run(&mut self, q: &NsQuery) -> Result<NsData, NsSkip> {
+        let mut data = NsData::default();
+        if let Some(tcp) = &q.tcp {
+            let stats = self
+                .diag
+                .tcp_listener_stats_with::<&str>(&[], tcp)
+                .map_err(query_skip)?;
+            data.listeners
+                .extend(stats.into_iter().map(|(name, stats)| {
+                    let family = name
+                        .parse::<SocketAddr>()
+                        .map_or(Family::Tcp4, |a| Family::of_addr(&a));
+                    Listener::new(name, family, stats)
+                }));
+            if q.sockets {
+                let (sock, buf) = self.diag.parts();
+                tcp_listen_sockets(sock, buf, &mut data.sockets).map_err(NsSkip::Query)?;
+            }
+        }
+        if let Some(unix) = &q.unix {
+            if !self.unix_diag && !self.main_thread_ns {
+                return Err(NsSkip::Query(Error::Kernel(crate::error::Errno::NOENT)));
+            }
+            let stats = self
+                .diag
+                .unix_listener_stats_with::<&str>(&[], unix)
+                .map_err(query_skip)?;
+            data.listeners.extend(
+                stats
+                    .into_iter()
+                    .map(|(name, stats)| Listener::new(name, Family::Unix, stats)),
+            );
+            if q.sockets && self.unix_diag {
+                let (sock, buf) = self.diag.parts();
+                self.scratch.clear();
+                unix_listen_sockets(sock, buf, &mut self.scratch).map_err(NsSkip::Query)?;
+                data.sockets.append(&mut self.scratch);
+            }
+        }
+        Ok(data)
+    }
+}
+
+fn query_skip(e: QueryError) -> NsSkip {
+    match e {
+        QueryError::Diag(e) => NsSkip::Query(e),
+        QueryError::Io(e) => NsSkip::Sys(io_errno(&e)),
+        // No addresses are passed, so none can be refused.
+        _ => NsSkip::Query(Error::Protocol),
+    }
+}
+
+/// Moves the calling thread into `ns` (nothing to do if it is there): the
+/// first of its files that still refers to it is opened and checked
+/// against its identity (a pid may have been reused since discovery).
+fn enter(ns: &NetNs) -> Result<(), NsSkip> {
+    let here = NsId::of_current_thread().map_err(NsSkip::Sys)?;
+    if here == ns.id {
+        return Ok(());
+    }
+    let mut why = NsSkip::Vanished;
+    for path in &ns.paths {
+        let fd = match rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(e) => {
+                // A refusal says more than a missing file.
+                let skip = NsSkip::from_errno(errno(e));
+                if !matches!(why, NsSkip::Denied(_)) {
+                    why = skip;
+                }
+                continue;
+            }
+        };
+        match NsId::of_fd(&fd) {
+            Ok(id) if id == ns.id => {}
+            _ => continue,
+        }
+        return rustix::thread::move_into_link_name_space(
+            fd.as_fd(),
+            Some(LinkNameSpaceType::Network),
+        )
+        .map_err(|e| NsSkip::from_errno(errno(e)));
+    }
+    Err(why)
+}
