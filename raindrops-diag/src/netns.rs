@@ -505,8 +505,8 @@ pub enum NsSkip {
     /// Entering or reading it was refused (`EPERM`: no `CAP_SYS_ADMIN` for
     /// `setns`; `EACCES`: no ptrace access to its process).
     Denied(Errno),
-    /// Its worker did not answer within the sample's timeout (or is still
-    /// busy with an earlier one).
+    /// Its worker did not answer within the sample's timeout (or has not
+    /// answered the two samples before, and was not asked).
     Timeout,
     /// The file is not a network namespace.
     NotNetns,

@@ -17,6 +17,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use std::vec::Vec;
 
+/// How many unanswered jobs make a worker stuck.
+const MAX_IN_FLIGHT: u32 = 2;
+
 /// Which namespaces a [`NsSampler`] samples.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NsScope {
@@ -129,7 +132,9 @@ impl NsSample {
 /// keeps its netlink socket there; a sample sends one request to every
 /// worker and collects the replies until a timeout, so a stuck worker
 /// delays a sample by the timeout at most and is reported
-/// ([`NsSkip::Timeout`]) until it answers. A namespace that vanished, may
+/// ([`NsSkip::Timeout`]) until it answers; a slow one gets the next
+/// request queued behind the one it is on, a stuck one (two unanswered)
+/// is asked nothing more until it answers. A namespace that vanished, may
 /// not be entered or whose query failed is left out with its reason
 /// ([`NsSample::skipped`], counted in [`NsSampler::skip_counts`]), never
 /// failing the sample. Discovery runs on the first sample and then at most
@@ -248,9 +253,22 @@ impl NsSampler {
         self
     }
 
+    /// Changes the reply timeout of the next samples.
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+    }
+
     /// Makes the next sample discover namespaces, whatever the interval.
     pub fn rediscover(&mut self) {
         self.last_discovery = None;
+    }
+
+    /// Empties the owner cache: the next sample with attribution scans
+    /// `/proc` afresh.
+    pub fn clear_owner_cache(&mut self) {
+        if let Some(o) = &mut self.owners {
+            o.clear();
+        }
     }
 
     /// The namespaces that have a worker now.
@@ -278,6 +296,12 @@ impl NsSampler {
     pub fn sample(&mut self) -> NsSample {
         let mut out = NsSample::default();
         self.retired.retain(|h| !h.is_finished());
+        // Late answers to earlier samples.
+        while let Ok(r) = self.replies.try_recv() {
+            if let Some(w) = self.workers.iter_mut().find(|w| w.ns.id == r.ns) {
+                w.answered();
+            }
+        }
         let due = self
             .last_discovery
             .is_none_or(|t| t.elapsed() >= self.discovery_interval);
@@ -293,14 +317,19 @@ impl NsSampler {
             .with_sockets(self.query.sockets || self.owners_on);
         let mut waiting = 0usize;
         let mut dead = Vec::new();
+        let mut asked = std::vec![false; self.workers.len()];
         for (i, w) in self.workers.iter_mut().enumerate() {
-            if w.in_flight.is_some() {
+            // A slow worker gets the new job queued behind the one it is
+            // on; one that has not answered two is stuck and asked nothing
+            // more (its queue stays bounded).
+            if w.in_flight >= MAX_IN_FLIGHT {
                 out.skipped.push(Skipped {
                     target: SkipTarget::Ns(Arc::clone(&w.ns)),
                     reason: NsSkip::Timeout,
                 });
             } else if w.send(Job { seq, query }) {
                 waiting += 1;
+                asked[i] = true;
             } else {
                 dead.push(i);
             }
@@ -317,12 +346,11 @@ impl NsSampler {
                 continue;
             };
             let w = &mut self.workers[i];
-            if w.in_flight == Some(reply.seq) {
-                w.in_flight = None;
-            }
-            if reply.seq != seq {
+            w.answered();
+            if reply.seq != seq || !asked[i] {
                 continue; // a late answer to an earlier sample
             }
+            asked[i] = false;
             waiting -= 1;
             match reply.result {
                 Ok(d) => data.push((i, d)),
@@ -335,13 +363,12 @@ impl NsSampler {
                 dead.push(i);
             }
         }
-        for w in &self.workers {
-            if w.in_flight == Some(seq) {
-                out.skipped.push(Skipped {
-                    target: SkipTarget::Ns(Arc::clone(&w.ns)),
-                    reason: NsSkip::Timeout,
-                });
-            }
+        // Asked and not answered in time.
+        for (w, _) in self.workers.iter().zip(&asked).filter(|(_, a)| **a) {
+            out.skipped.push(Skipped {
+                target: SkipTarget::Ns(Arc::clone(&w.ns)),
+                reason: NsSkip::Timeout,
+            });
         }
         data.sort_by_key(|(i, _)| *i);
         let sockets_of = |d: &NsData| {

@@ -96,8 +96,8 @@ pub(crate) struct Worker {
     pub(crate) ns: Arc<NetNs>,
     jobs: Sender<Job>,
     thread: JoinHandle<()>,
-    /// The sequence number of the job it has not answered yet.
-    pub(crate) in_flight: Option<u64>,
+    /// How many jobs it has not answered yet.
+    pub(crate) in_flight: u32,
 }
 
 impl Worker {
@@ -116,18 +116,22 @@ impl Worker {
             ns,
             jobs,
             thread,
-            in_flight: None,
+            in_flight: 0,
         })
     }
 
     /// Sends a job; `false` if the thread has ended.
     pub(crate) fn send(&mut self, job: Job) -> bool {
-        let seq = job.seq;
         let sent = self.jobs.send(job).is_ok();
         if sent {
-            self.in_flight = Some(seq);
+            self.in_flight += 1;
         }
         sent
+    }
+
+    /// Notes an answer (to any job).
+    pub(crate) fn answered(&mut self) {
+        self.in_flight = self.in_flight.saturating_sub(1);
     }
 
     /// Closes the job channel: the thread ends after its current job. The

@@ -435,3 +435,25 @@ fn drop_privileges_of_this_thread() {
     let r = unsafe { libc::syscall(libc::SYS_setresuid, nobody, nobody, nobody) };
     assert_eq!(r, 0, "setresuid");
 }
+
+#[test]
+fn a_worker_that_does_not_answer_in_time_cannot_stall_a_sample() {
+    // No privilege needed: this process's namespace only.
+    let mut s = NsSampler::new(NsScope::Current).with_timeout(Duration::ZERO);
+    let s1 = s.sample();
+    // A new worker has to enter, open its socket and query: it cannot
+    // answer in no time, so the sample returns without it, reporting it.
+    assert_eq!(s1.namespaces.len() + s1.skipped.len(), 1);
+    let late = s1.skipped.len() as u64;
+    if let Some(x) = s1.skipped.first() {
+        assert_eq!(x.reason, NsSkip::Timeout);
+    }
+    assert_eq!(s.skip_counts().get("timeout"), late);
+    // Given time, the same worker answers the next sample (its late
+    // answer to the first one is discarded, not taken for the second).
+    s.set_timeout(Duration::from_secs(20));
+    let s2 = s.sample();
+    assert_eq!(s2.namespaces.len(), 1, "{:?}", s2.skipped);
+    assert!(s2.namespaces[0].ns.current);
+    assert_eq!(s.skip_counts().total(), late);
+}

@@ -287,6 +287,9 @@ pub struct HolderSpec {
     /// (abstract name, backlog, clients, accepted).
     pub unix: Vec<(Vec<u8>, i32, usize, usize)>,
     pub nofile: Option<u64>,
+    /// Sub-processes that share the listeners and make the TCP
+    /// connections between them (0: this process makes them).
+    pub workers: usize,
 }
 
 impl HolderSpec {
@@ -298,6 +301,7 @@ impl HolderSpec {
             tcp: Vec::new(),
             unix: Vec::new(),
             nofile: None,
+            workers: 0,
         }
     }
 }
@@ -466,7 +470,12 @@ fn child(spec: &HolderSpec, held: &mut Vec<OwnedFd>, ready: rustix::fd::Borrowed
         fail(ready, 6, e.raw_os_error());
     }
     let mut ports = [0u16; 64];
-    for (i, &(addr, backlog, connect, accept)) in spec.tcp.iter().enumerate() {
+    let mut listeners = [-1i32; 64];
+    let mut dests = [SocketAddr::from(([0, 0, 0, 0], 0)); 64];
+    if spec.tcp.len() > listeners.len() {
+        fail(ready, 7, 0);
+    }
+    for (i, &(addr, backlog, _, _)) in spec.tcp.iter().enumerate() {
         let l = match listen_tcp(addr, backlog) {
             Ok(l) => l,
             Err(e) => fail(ready, 7, e.raw_os_error()),
@@ -475,10 +484,9 @@ fn child(spec: &HolderSpec, held: &mut Vec<OwnedFd>, ready: rustix::fd::Borrowed
             Ok(Ok(a)) => a,
             _ => fail(ready, 8, 0),
         };
-        if i < ports.len() {
-            ports[i] = local.port();
-        }
-        let to = SocketAddr::new(
+        ports[i] = local.port();
+        listeners[i] = l.as_raw_fd();
+        dests[i] = SocketAddr::new(
             if local.ip().is_unspecified() {
                 std::net::Ipv4Addr::LOCALHOST.into()
             } else {
@@ -486,19 +494,51 @@ fn child(spec: &HolderSpec, held: &mut Vec<OwnedFd>, ready: rustix::fd::Borrowed
             },
             local.port(),
         );
-        for k in 0..connect {
-            match connect_tcp(&to) {
-                Ok(c) => held.push(c),
-                Err(e) => fail(ready, 9, e.raw_os_error()),
+        held.push(l);
+    }
+    if spec.workers == 0 {
+        if let Err((step, e)) = connections(spec, &listeners, &dests, 0, 1, held) {
+            fail(ready, step, e);
+        }
+    } else {
+        // Sub-processes share the listeners (as a pre-forking server's
+        // workers do) and split the connections, each under the
+        // descriptor limit.
+        let mut fds = [0; 2];
+        // SAFETY: `fds` is an array of two ints for pipe2 to fill.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+            fail(ready, 15, last_errno());
+        }
+        for k in 0..spec.workers {
+            // SAFETY: this process has one thread; the sub-process only
+            // makes system calls and pushes within capacity.
+            let pid = unsafe { libc::fork() };
+            if pid < 0 {
+                fail(ready, 16, last_errno());
             }
-            if k < accept {
-                match rustix::net::accept_with(&l, SocketFlags::CLOEXEC) {
-                    Ok(s) => held.push(s),
-                    Err(e) => fail(ready, 10, e.raw_os_error()),
+            if pid == 0 {
+                // SAFETY: PR_SET_PDEATHSIG takes a signal number.
+                unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+                let status = match connections(spec, &listeners, &dests, k, spec.workers, held) {
+                    Ok(()) => 0u8,
+                    Err((step, _)) => step,
+                };
+                // SAFETY: a valid descriptor and a one-byte buffer.
+                unsafe { libc::write(fds[1], [status].as_ptr().cast(), 1) };
+                loop {
+                    // SAFETY: pause has no preconditions.
+                    unsafe { libc::pause() };
                 }
             }
         }
-        held.push(l);
+        for _ in 0..spec.workers {
+            let mut b = [0u8];
+            // SAFETY: a valid descriptor and a one-byte buffer.
+            let n = unsafe { libc::read(fds[0], b.as_mut_ptr().cast(), 1) };
+            if n != 1 || b[0] != 0 {
+                fail(ready, if n == 1 { b[0] } else { 17 }, 0);
+            }
+        }
     }
     for (name, backlog, connect, accept) in &spec.unix {
         let addr = match SocketAddrUnix::new_abstract_name(name) {
@@ -547,6 +587,33 @@ fn child(spec: &HolderSpec, held: &mut Vec<OwnedFd>, ready: rustix::fd::Borrowed
         // SAFETY: pause has no preconditions.
         unsafe { libc::pause() };
     }
+}
+
+/// Connections to each listener of `spec.tcp`: this process makes those
+/// whose index is `k` modulo `of`, accepting (interleaved) those below the
+/// listener's accept count.
+fn connections(
+    spec: &HolderSpec,
+    listeners: &[i32],
+    dests: &[SocketAddr],
+    k: usize,
+    of: usize,
+    held: &mut Vec<OwnedFd>,
+) -> Result<(), (u8, i32)> {
+    for (i, &(_, _, connect, accept)) in spec.tcp.iter().enumerate() {
+        // SAFETY: the listener stays open in `held` for this process's life.
+        let l = unsafe { rustix::fd::BorrowedFd::borrow_raw(listeners[i]) };
+        for c in (k..connect).step_by(of) {
+            held.push(connect_tcp(&dests[i]).map_err(|e| (9, e.raw_os_error()))?);
+            if c < accept {
+                held.push(
+                    rustix::net::accept_with(l, SocketFlags::CLOEXEC)
+                        .map_err(|e| (10, e.raw_os_error()))?,
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 fn listen_tcp(addr: SocketAddrV4, backlog: i32) -> rustix::io::Result<OwnedFd> {
