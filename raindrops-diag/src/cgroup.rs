@@ -7,7 +7,8 @@
 //! as `/proc/PID/cgroup` prints them (`/system.slice/nginx.service`), and
 //! [`cgroup_origin`](crate::cgroup_path::cgroup_origin) reads the systemd
 //! unit and container out of them. Walking needs read access to the
-//! cgroup directories (world-readable by default).
+//! cgroup directories (world-readable by default). `docs/namespaces.md` of
+//! the workspace has the rules in one place.
 
 use crate::netns::{errno, io_errno};
 use crate::procfs::{parse_mountinfo_line, unescape_octal};

@@ -1,6 +1,7 @@
 //! Network namespaces: their identity, their discovery from `/proc/*/ns/net`
 //! and the names under `/run/netns`, and what a user may ask for
-//! ([`NsSpec`]: a name, a pid or a path).
+//! ([`NsSpec`]: a name, a pid or a path). The rules, costs and privileges
+//! of the namespace layer are in `docs/namespaces.md` of the workspace.
 //!
 //! A network namespace has no name of its own: it is the inode of a file of
 //! the `nsfs` filesystem, reached through `/proc/PID/ns/net` of any process
@@ -625,6 +626,18 @@ pub enum NsSpec {
     Path(PathBuf),
 }
 
+impl fmt::Display for NsSpec {
+    /// As a user would write it, names and paths in display form
+    /// ([`EscapedName`]).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NsSpec::Name(n) => EscapedName(n.as_bytes()).fmt(f),
+            NsSpec::Pid(p) => p.fmt(f),
+            NsSpec::Path(p) => EscapedName(p.as_os_str().as_bytes()).fmt(f),
+        }
+    }
+}
+
 /// Why a [`NsSpec`] could not be parsed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -704,6 +717,10 @@ mod tests {
         assert_eq!(NsSpec::parse("a\0b"), Err(NsSpecError::BadName));
         assert_eq!(NsSpec::parse("./x"), Ok(NsSpec::Path("./x".into())));
         assert_eq!(NsSpec::parse("a b"), Ok(NsSpec::Name("a b".into())));
+        for s in ["blue", "42", "/run/netns/x"] {
+            assert_eq!(NsSpec::parse(s).unwrap().to_string(), s);
+        }
+        assert_eq!(NsSpec::parse("a\nb").unwrap().to_string(), "a\\x0ab");
     }
 
     #[test]

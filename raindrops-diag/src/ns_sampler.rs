@@ -1,7 +1,7 @@
 //! Listener statistics of many network namespaces at once: one worker
 //! thread per namespace, each with its own netlink socket inside it, asked
 //! in parallel; with the owning processes and cgroup of each listener on
-//! request.
+//! request. The rules are in `docs/namespaces.md` of the workspace.
 
 use crate::cgroup::CgroupMap;
 use crate::listen_sockets::ListenSocket;

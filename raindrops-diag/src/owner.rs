@@ -23,6 +23,7 @@
 //! links needs ptrace read access (`CAP_SYS_PTRACE`); without them, a
 //! process is skipped and counted in [`OwnerStats::denied`], and its
 //! sockets show no owner. An unprivileged caller sees its own processes.
+//! `docs/namespaces.md` of the workspace has the rules in one place.
 
 use crate::netns::{PidPath, errno, is_denied};
 use crate::procfs::{cgroup_v2_path, cmdline_args, parse_pid, parse_stat, socket_inode};
