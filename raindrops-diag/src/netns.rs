@@ -269,6 +269,7 @@ impl NsDiscovery {
     pub fn all(&self) -> Result<Discovered, Errno> {
         let current = NsId::of_path(self.proc_root.join("self/ns/net"))?;
         let mut out: Vec<NetNs> = Vec::new();
+        let mut index: std::collections::HashMap<NsId, usize> = std::collections::HashMap::new();
         let mut denied = 0u32;
         let proc_dir = open_dir(&self.proc_root)?;
         let mut buf = [MaybeUninit::<u8>::uninit(); 8192];
@@ -282,13 +283,11 @@ impl NsDiscovery {
             match rustix::fs::statat(&proc_dir, rel.of(pid, "ns/net"), AtFlags::empty()) {
                 Ok(st) => {
                     let id = NsId::of_stat(&st);
-                    let ns = match out.iter_mut().find(|n| n.id == id) {
-                        Some(ns) => ns,
-                        None => {
-                            out.push(NetNs::new(id));
-                            out.last_mut().expect("just pushed")
-                        }
-                    };
+                    let i = *index.entry(id).or_insert_with(|| {
+                        out.push(NetNs::new(id));
+                        out.len() - 1
+                    });
+                    let ns = &mut out[i];
                     ns.processes = ns.processes.saturating_add(1);
                     if ns.pid.is_none_or(|p| pid < p) {
                         ns.pid = Some(pid);
@@ -426,26 +425,56 @@ fn sort(v: &mut [NetNs]) {
     });
 }
 
-/// The network namespace the file at `path` is: it must be on nsfs and be
-/// a network namespace (checked by opening it and asking the kernel).
+/// The network namespace the file at `path` is: it must be on nsfs (asked
+/// of the path before opening it, so that a FIFO or a device named by a
+/// user is never opened) and be a network namespace.
 fn netns_at(path: &Path) -> Result<NsId, NsSkip> {
-    let fd = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
-        .map_err(|e| NsSkip::from_errno(errno(e)))?;
-    check_netns(&fd)?;
+    let fd = open_ns(path)?;
     NsId::of_fd(&fd).map_err(NsSkip::from_errno)
 }
 
-/// Checks that `fd` is a network namespace: on nsfs, and of type
-/// `CLONE_NEWNET` (`ioctl(NS_GET_NSTYPE)` would say; the filesystem check
-/// plus the `setns` type check at entry are enough and need no ioctl).
-pub(crate) fn check_netns(fd: &OwnedFd) -> Result<(), NsSkip> {
-    let fs = rustix::fs::fstatfs(fd).map_err(|e| NsSkip::from_errno(errno(e)))?;
-    let magic = i128::from(fs.f_type);
-    if magic == i128::from(linux_raw_sys::general::NSFS_MAGIC) {
-        Ok(())
-    } else {
-        Err(NsSkip::NotNetns)
+/// Opens the namespace file at `path` for `setns`, checking that it is a
+/// network namespace.
+pub(crate) fn open_ns(path: &Path) -> Result<OwnedFd, NsSkip> {
+    let fs = rustix::fs::statfs(path).map_err(|e| NsSkip::from_errno(errno(e)))?;
+    if !is_nsfs(fs.f_type) {
+        return Err(NsSkip::NotNetns);
     }
+    let fd = rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY,
+        Mode::empty(),
+    )
+    .map_err(|e| NsSkip::from_errno(errno(e)))?;
+    check_netns(&fd)?;
+    Ok(fd)
+}
+
+/// Checks that `fd` is a network namespace: on nsfs (the path may have
+/// changed since it was checked), and not a namespace of another type where
+/// its descriptor's link in `/proc/thread-self/fd` says (`mnt:[INODE]`). A
+/// bind mount's link is its path instead: its type is checked by `setns`,
+/// which refuses another type with `EINVAL` ([`NsSkip::NotNetns`]).
+fn check_netns(fd: &OwnedFd) -> Result<(), NsSkip> {
+    let fs = rustix::fs::fstatfs(fd).map_err(|e| NsSkip::from_errno(errno(e)))?;
+    if !is_nsfs(fs.f_type) {
+        return Err(NsSkip::NotNetns);
+    }
+    let mut buf = [0u8; 256];
+    let link = std::format!(
+        "/proc/thread-self/fd/{}",
+        rustix::fd::AsRawFd::as_raw_fd(fd)
+    );
+    let n = rustix::fs::readlinkat_raw(rustix::fs::CWD, link.as_str(), &mut buf[..])
+        .map_err(|e| NsSkip::Sys(errno(e)))?;
+    match buf.get(..n).and_then(crate::procfs::inode_link) {
+        Some((kind, _)) if kind != b"net" => Err(NsSkip::NotNetns),
+        _ => Ok(()),
+    }
+}
+
+fn is_nsfs(f_type: rustix::fs::FsWord) -> bool {
+    i128::from(f_type) == i128::from(linux_raw_sys::general::NSFS_MAGIC)
 }
 
 fn open_dir(path: &Path) -> Result<OwnedFd, Errno> {
@@ -757,6 +786,27 @@ mod tests {
             d.resolve(&NsSpec::Name("rd-no-such-namespace".into())),
             Err(NsSkip::Vanished)
         );
+        // Another kind of namespace file.
+        assert_eq!(
+            d.resolve(&NsSpec::Path("/proc/self/ns/uts".into())),
+            Err(NsSkip::NotNetns)
+        );
+        // A FIFO is refused before it is opened (opening it would block).
+        let fifo = std::env::temp_dir().join(format!("rd-netns-fifo-{}", std::process::id()));
+        let _ = std::fs::remove_file(&fifo);
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        assert_eq!(
+            d.resolve(&NsSpec::Path(fifo.clone())),
+            Err(NsSkip::NotNetns)
+        );
+        std::fs::remove_file(&fifo).unwrap();
     }
 
     #[test]

@@ -9,7 +9,6 @@ use crate::query::{TcpQuery, UnixQuery};
 use crate::{Diag, Error, QueryError};
 use raindrops_core::{Family, Listener};
 use rustix::fd::AsFd;
-use rustix::fs::{Mode, OFlags};
 use rustix::thread::LinkNameSpaceType;
 use std::net::SocketAddr;
 use std::string::String;
@@ -254,11 +253,10 @@ fn enter(ns: &NetNs) -> Result<(), NsSkip> {
     }
     let mut why = NsSkip::Vanished;
     for path in &ns.paths {
-        let fd = match rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) {
+        let fd = match crate::netns::open_ns(path) {
             Ok(fd) => fd,
-            Err(e) => {
+            Err(skip) => {
                 // A refusal says more than a missing file.
-                let skip = NsSkip::from_errno(errno(e));
                 if !matches!(why, NsSkip::Denied(_)) {
                     why = skip;
                 }

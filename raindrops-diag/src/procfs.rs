@@ -158,6 +158,30 @@ pub fn parse_stat(text: &[u8]) -> Result<ProcStat<'_>, ProcTextError> {
     }
 }
 
+/// The kind and inode of an anonymous-inode link target as `/proc` prints
+/// it, `KIND:[INODE]`: `socket:[12345]` for a socket descriptor,
+/// `net:[4026531833]` for a network namespace file; `None` for anything
+/// else (a path, `anon_inode:[eventfd]`, a target cut short by a bounded
+/// read).
+///
+/// ```
+/// use raindrops_diag::procfs::inode_link;
+/// assert_eq!(inode_link(b"net:[4026531833]"), Some((&b"net"[..], 4026531833)));
+/// assert_eq!(inode_link(b"/dev/null"), None);
+/// ```
+pub fn inode_link(target: &[u8]) -> Option<(&[u8], u64)> {
+    let open = target.iter().position(|&b| b == b':')?;
+    let kind = &target[..open];
+    if kind.is_empty() || !kind.iter().all(|b| b.is_ascii_lowercase() || *b == b'_') {
+        return None;
+    }
+    let digits = target[open + 1..].strip_prefix(b"[")?.strip_suffix(b"]")?;
+    if digits.len() > 1 && digits[0] == b'0' {
+        return None;
+    }
+    Some((kind, dec_u64(digits, 0).ok()?))
+}
+
 /// The inode of a socket from the target of a `/proc/PID/fd/N` link
 /// (`socket:[12345]`), or `None` for any other target (a file, a pipe,
 /// `anon_inode:[eventfd]`, a target cut short by a bounded read).
@@ -168,11 +192,10 @@ pub fn parse_stat(text: &[u8]) -> Result<ProcStat<'_>, ProcTextError> {
 /// assert_eq!(socket_inode(b"pipe:[12345]"), None);
 /// ```
 pub fn socket_inode(target: &[u8]) -> Option<u64> {
-    let digits = target.strip_prefix(b"socket:[")?.strip_suffix(b"]")?;
-    if digits.len() > 1 && digits[0] == b'0' {
-        return None;
+    match inode_link(target)? {
+        (b"socket", ino) => Some(ino),
+        _ => None,
     }
-    dec_u64(digits, 0).ok()
 }
 
 /// The cgroup v2 path of a process from its `/proc/PID/cgroup`: the path
@@ -391,6 +414,21 @@ mod tests {
         ] {
             assert_eq!(socket_inode(t), None, "{t:?}");
         }
+        assert_eq!(
+            inode_link(b"pid:[4026531836]"),
+            Some((&b"pid"[..], 4026531836))
+        );
+        assert_eq!(inode_link(b"pipe:[7]"), Some((&b"pipe"[..], 7)));
+        for t in [
+            &b":[1]"[..],
+            b"Net:[1]",
+            b"net:[1",
+            b"net:1]",
+            b"net[1]",
+            b"a b:[1]",
+        ] {
+            assert_eq!(inode_link(t), None, "{t:?}");
+        }
     }
 
     #[test]
@@ -500,8 +538,10 @@ mod tests {
         }
 
         #[test]
-        fn socket_link_roundtrip(ino: u64) {
+        fn socket_link_roundtrip(ino: u64, kind in "[a-z_]{1,12}") {
             prop_assert_eq!(socket_inode(std::format!("socket:[{ino}]").as_bytes()), Some(ino));
+            let link = std::format!("{kind}:[{ino}]");
+            prop_assert_eq!(inode_link(link.as_bytes()), Some((kind.as_bytes(), ino)));
         }
 
         #[test]

@@ -457,3 +457,36 @@ fn a_worker_that_does_not_answer_in_time_cannot_stall_a_sample() {
     assert!(s2.namespaces[0].ns.current);
     assert_eq!(s.skip_counts().total(), late);
 }
+
+#[test]
+fn a_path_that_is_not_a_network_namespace_is_skipped() {
+    if !root_or_skip("a_path_that_is_not_a_network_namespace_is_skipped") {
+        return;
+    }
+    let _serial = serial();
+    // A plain file: refused when resolved, before it is opened.
+    let file = std::env::temp_dir().join(format!("rd-not-netns-{}", std::process::id()));
+    std::fs::write(&file, b"").unwrap();
+    // A bind mount of another kind of namespace (what `ip netns add` does
+    // with a network one): found on nsfs, refused by setns.
+    let uts = std::env::temp_dir().join(format!("rd-uts-ns-{}", std::process::id()));
+    std::fs::write(&uts, b"").unwrap();
+    run(std::process::Command::new("mount").args([
+        "--bind",
+        &format!("/proc/{}/ns/uts", std::process::id()),
+        uts.to_str().unwrap(),
+    ]));
+    let mut s = sampler(NsScope::Only(vec![
+        NsSpec::Path(file.clone()),
+        NsSpec::Path(uts.clone()),
+    ]));
+    let sample = s.sample();
+    let _ = std::process::Command::new("umount").arg(&uts).output();
+    let _ = std::fs::remove_file(&uts);
+    let _ = std::fs::remove_file(&file);
+    assert!(sample.namespaces.is_empty(), "{:?}", sample.namespaces);
+    let reasons: Vec<NsSkip> = sample.skipped.iter().map(|x| x.reason).collect();
+    assert_eq!(reasons, [NsSkip::NotNetns, NsSkip::NotNetns]);
+    assert!(matches!(&sample.skipped[0].target, SkipTarget::Spec(NsSpec::Path(p)) if *p == file));
+    assert_eq!(s.skip_counts().get("not_netns"), 2);
+}
