@@ -334,6 +334,12 @@ impl NsSampler {
                 dead.push(i);
             }
         }
+        let index: HashMap<NsId, usize> = self
+            .workers
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (w.ns.id, i))
+            .collect();
         let mut data: Vec<(usize, NsData)> = Vec::with_capacity(waiting);
         let deadline = Instant::now() + self.timeout;
         while waiting > 0 {
@@ -342,7 +348,7 @@ impl NsSampler {
                 Ok(r) => r,
                 Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
             };
-            let Some(i) = self.workers.iter().position(|w| w.ns.id == reply.ns) else {
+            let Some(&i) = index.get(&reply.ns) else {
                 continue;
             };
             let w = &mut self.workers[i];
@@ -371,14 +377,11 @@ impl NsSampler {
             });
         }
         data.sort_by_key(|(i, _)| *i);
-        let sockets_of = |d: &NsData| {
-            d.sockets
-                .iter()
-                .map(|s| u64::from(s.inode))
-                .collect::<Vec<_>>()
-        };
         if self.owners_on {
-            let inodes: Vec<u64> = data.iter().flat_map(|(_, d)| sockets_of(d)).collect();
+            let inodes: Vec<u64> = data
+                .iter()
+                .flat_map(|(_, d)| d.sockets.iter().map(|s| u64::from(s.inode)))
+                .collect();
             match self.owners_mut() {
                 Ok(o) => match o.update(inodes) {
                     Ok(r) => out.rescan = Some(r),
@@ -407,10 +410,11 @@ impl NsSampler {
     }
 
     fn owners_mut(&mut self) -> Result<&mut Owners, Errno> {
-        if self.owners.is_none() {
-            self.owners = Some(Owners::new()?.with_cmdline(self.cmdline));
-        }
-        Ok(self.owners.as_mut().expect("just set"))
+        let o = match self.owners.take() {
+            Some(o) => o,
+            None => Owners::new()?.with_cmdline(self.cmdline),
+        };
+        Ok(self.owners.insert(o))
     }
 
     /// The listeners of one namespace with their sockets, owners and
