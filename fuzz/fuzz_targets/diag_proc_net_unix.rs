@@ -5,10 +5,10 @@
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use raindrops_diag::proc_unix::{ProcNetUnix, parse_line};
-use raindrops_diag::{UnixCounter, UnixTable};
+use raindrops_diag::{UnixCounter, UnixQuery, UnixTable};
 
 fuzz_target!(|data: &[u8]| {
-    let counter = UnixCounter::new(&[]);
+    let counter = UnixCounter::new(&[], &UnixQuery::new());
     let mut t = UnixTable::<8>::new();
     let _ = counter.start(&mut t);
     for l in ProcNetUnix::new(data).flatten() {

@@ -13,13 +13,13 @@ use core::ops::ControlFlow;
 use core::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
-use raindrops_core::{Aggregate, ListenStats};
+use raindrops_core::{Aggregate, Family, ListenStats, Listener};
 use raindrops_http::{
     Body, ListenerVisitor, Request, Router, StatsSource, Summary, Timestamp, Watcher, Which,
 };
 
 struct Fixed {
-    listeners: [(&'static str, ListenStats); 3],
+    listeners: [Listener<&'static str>; 3],
     agg: Aggregate,
     resets: u32,
 }
@@ -31,17 +31,17 @@ impl Watcher for Fixed {
     fn delay(&self) -> Duration {
         Duration::from_millis(1500)
     }
-    fn listeners(&self, visit: &mut ListenerVisitor<'_>) -> ControlFlow<()> {
-        for (n, s) in &self.listeners {
-            visit(n, s)?;
+    fn sampled(&self, visit: &mut ListenerVisitor<'_>) -> ControlFlow<()> {
+        for l in &self.listeners {
+            visit(l)?;
         }
         ControlFlow::Continue(())
     }
     fn current(&self, addr: &str) -> Option<ListenStats> {
         self.listeners
             .iter()
-            .find(|(n, _)| *n == addr)
-            .map(|(_, s)| *s)
+            .find(|l| l.name == addr)
+            .map(|l| l.stats)
     }
     fn summary(&self, addr: &str, _which: Which) -> Summary<'_> {
         Summary {
@@ -63,8 +63,8 @@ impl StatsSource for Fixed {
     fn calling(&self) -> Option<usize> {
         Some(usize::MAX)
     }
-    fn tcp_listeners(&self, visit: &mut ListenerVisitor<'_>) -> ControlFlow<()> {
-        Watcher::listeners(self, visit)
+    fn listeners(&self, visit: &mut ListenerVisitor<'_>) -> ControlFlow<()> {
+        Watcher::sampled(self, visit)
     }
     fn last_data_recv(&self) -> Option<&Aggregate> {
         Some(&self.agg)
@@ -84,12 +84,13 @@ fuzz_target!(|data: &[u8]| {
     let referer = fields.next();
     let mut source = Fixed {
         listeners: [
-            ("/tmp/x y'<&>", ListenStats::new(1, 2)),
-            (
+            Listener::new("/tmp/x y'<&>", Family::Unix, ListenStats::new(1, 2)),
+            Listener::new(
                 "127.0.0.1:8080",
+                Family::Tcp4,
                 ListenStats::new(3, 4).with_drops(5).with_backlog(6),
             ),
-            ("[::1]:1", ListenStats::new(u32::MAX, u32::MAX)),
+            Listener::new("[::1]:1", Family::Tcp6, ListenStats::new(u32::MAX, u32::MAX)),
         ],
         agg: [0u64, 1, 7, 1 << 40, u64::MAX].into_iter().collect(),
         resets: 0,

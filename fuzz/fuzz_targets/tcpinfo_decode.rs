@@ -27,10 +27,10 @@ fuzz_target!(|data: &[u8]| {
         .map(|b| u32::from_ne_bytes(b.try_into().unwrap()));
     assert_eq!(info.total_rto_time(), total_rto_time);
 
-    // Metrics are in struct order and end with the last field that fits.
+    // Fields are in struct order and end with the last field that fits.
     let mut end = 0;
-    for m in info.metrics() {
-        assert!(!m.name.is_empty());
+    for f in info.fields() {
+        assert!(!f.name.is_empty());
         end += 1;
     }
     assert!(end <= 54);

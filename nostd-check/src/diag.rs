@@ -1,6 +1,7 @@
 //! Uses raindrops-diag without std: the whole codec (views, reprs,
-//! bytecode, attribute iterators), the /proc/net/unix parser and the
-//! fixed-capacity tables with the attribution rules.
+//! bytecode with its checker, attribute iterators, the reply walker), the
+//! /proc/net/unix parser and the fixed-capacity tables with the
+//! attribution rules.
 
 use core::net::SocketAddr;
 use raindrops_diag::proc_unix::ProcNetUnix;
@@ -10,7 +11,10 @@ use raindrops_diag::wire::{
     Extensions, InetDiagAttr, InetDiagMsg, InetDiagMsgRepr, InetDiagReq, NlMsgs, SockId, TcpStates,
     UnixDiagAttr, UnixDiagMsg, UnixDiagReq, UnixShow,
 };
-use raindrops_diag::{TcpCounter, TcpTable, UnixCounter, UnixName, UnixTable};
+use raindrops_diag::wire::nlmsg::Reply;
+use raindrops_diag::{
+    TcpCounter, TcpQuery, TcpTable, UnixCounter, UnixName, UnixQuery, UnixTable,
+};
 
 /// Builds a filtered dump request, validates its bytecode and runs it;
 /// returns the request length (0 on any error).
@@ -74,14 +78,20 @@ pub unsafe extern "C" fn raindrops_nostd_diag_parse(
 ) -> usize {
     // SAFETY: the caller promises `len` readable bytes at `data`.
     let bytes = unsafe { core::slice::from_raw_parts(data, len) };
-    let tcp = TcpCounter::new(&[], true, false);
+    let tcp = TcpCounter::new(&[], &TcpQuery::new());
     let mut t = TcpTable::<16>::new();
-    let un = UnixCounter::new(&[]);
+    let un = UnixCounter::new(&[], &UnixQuery::new());
     let mut u = UnixTable::<16>::new();
     if tcp.start(&mut t).is_err() || un.start(&mut u).is_err() {
         return 0;
     }
-    for m in NlMsgs::new(bytes).flatten() {
+    // The reply to the request of the first message, from the kernel.
+    let seq = NlMsgs::new(bytes).flatten().next().map_or(0, |m| m.seq());
+    let mut reply = Reply::new(seq);
+    if reply.datagram(bytes.len(), len, Some(0)).is_err() {
+        return 0;
+    }
+    for m in reply.msgs(bytes).flatten() {
         if unix {
             if let Ok(d) = UnixDiagMsg::new_checked(m.payload()) {
                 for a in d.attrs().flatten() {

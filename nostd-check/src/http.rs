@@ -3,9 +3,9 @@
 
 use core::fmt::Write;
 
-use raindrops_core::{Aggregate, ListenStats};
+use raindrops_core::{Aggregate, Family, ListenStats, Listener};
 use raindrops_http::{
-    Histogram, HistogramText, InlineStr, Request, Router, Snapshot, Timestamp, render_json,
+    Histogram, HistogramText, Request, Router, Snapshot, Timestamp, render_json,
     render_middleware_text, render_openmetrics, render_prometheus, write_tail_line,
 };
 
@@ -13,8 +13,14 @@ use raindrops_http::{
 /// the total number of bytes written (0 if a buffer was too small).
 #[unsafe(no_mangle)]
 pub extern "C" fn raindrops_nostd_check_http(active: u32) -> usize {
-    let tcp = [("127.0.0.1:8080", ListenStats::new(active, 1).with_drops(2))];
-    let unix = [("/tmp/sock", ListenStats::new(0, 0))];
+    let listeners = [
+        Listener::new(
+            "127.0.0.1:8080",
+            Family::Tcp4,
+            ListenStats::new(active, 1).with_drops(2),
+        ),
+        Listener::new("/tmp/sock", Family::Unix, ListenStats::new(0, 0)),
+    ];
     let mut agg = Aggregate::new();
     agg.push(u64::from(active));
     let hist = [Histogram {
@@ -26,12 +32,11 @@ pub extern "C" fn raindrops_nostd_check_http(active: u32) -> usize {
     let mut source = Snapshot {
         calling: Some(1),
         writing: Some(0),
-        tcp: &tcp,
-        unix: &unix,
+        listeners: &listeners,
         histograms: &hist,
         ..Snapshot::new()
     };
-    let mut buf = InlineStr::<4096>::new();
+    let mut buf = heapless::String::<4096>::new();
     let mut total = 0;
     for format in 0..4 {
         buf.clear();

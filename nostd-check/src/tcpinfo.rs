@@ -12,7 +12,7 @@ pub extern "C" fn raindrops_nostd_check_tcpinfo(bytes: &[u8; TcpInfo::SIZE], len
     let sack = info
         .options()
         .is_some_and(|o| o.contains(TcpiOptions::SACK));
-    let total: u64 = info.metrics().map(|m| m.value).fold(0, u64::wrapping_add);
+    let total: u64 = info.fields().map(|f| f.value).fold(0, u64::wrapping_add);
     info.rtt()
         .unwrap_or(0)
         .wrapping_add(u32::from(established && sack))

@@ -6,7 +6,7 @@
 //! curl http://127.0.0.1:8080/_raindrops        # Ruby's middleware text
 //! curl http://127.0.0.1:8080/metrics           # Prometheus
 //! curl http://127.0.0.1:8080/last_data_recv    # how long clients waited
-//! raindrops counters shm:prefork-PID           # the gauges, from outside
+//! raindrops counters shm:prefork-PID           # the gauges by name, from outside
 //! ```
 //!
 //! - The master binds the listener, sets `TCP_DEFER_ACCEPT` on it
@@ -39,7 +39,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use raindrops_core::{ListenStats, Sharded};
+use raindrops_core::{Listener, Sharded};
 use raindrops_diag::Diag;
 use raindrops_http::{Body, Metric, MetricKind, Request, RequestGauges, Router, Snapshot};
 use raindrops_shm::{Options, Region, SharedAggregate};
@@ -129,9 +129,17 @@ fn run(config: &Config) -> Result<(), Box<dyn std::error::Error>> {
     let listener = TcpListener::bind(&config.listen)?;
     LastDataRecv::prepare_listener(&listener)?;
     let addr = listener.local_addr()?;
+    // Each slot's name goes into the region, so that `raindrops counters
+    // shm:NAME` shows what each number is without being told.
+    let slot_names: Vec<String> = ["calling", "writing", "requests"]
+        .iter()
+        .flat_map(|gauge| (0..config.workers).map(move |w| format!("{gauge}[{w}]")))
+        .collect();
+    let slot_names: Vec<&str> = slot_names.iter().map(String::as_str).collect();
     let shared = Shared {
         gauges: Options::new()
             .unlink_on_drop(true)
+            .names(&slot_names)
             .create_named(&config.name, 3 * config.workers)?,
         waited_ms: SharedAggregate::anonymous()?,
         workers: config.workers,
@@ -274,7 +282,7 @@ fn serve(
     if router.is_stats_path(path) || path == "/last_data_recv" {
         // Like Ruby's middleware, the stats path is answered before the
         // request is counted.
-        let tcp: Vec<(String, ListenStats)> = diag
+        let tcp: Vec<Listener<String>> = diag
             .tcp_listener_stats(&[listener])
             .map(|s| s.into_vec())
             .unwrap_or_default();
@@ -288,7 +296,7 @@ fn serve(
         let mut source = Snapshot {
             calling: Some(shared.calling().sum()),
             writing: Some(shared.writing().sum()),
-            tcp: &tcp,
+            listeners: &tcp,
             metrics: &metrics,
             last_data_recv: Some(&waited),
             ..Snapshot::new()

@@ -2,11 +2,6 @@
 
 use std::fmt::Display;
 
-/// `v`, or `-` where it is unknown (tables).
-pub(crate) fn or_dash<T: Display>(v: Option<T>) -> String {
-    v.map_or_else(|| "-".into(), |v| v.to_string())
-}
-
 /// `v`, or `null` where it is unknown (JSON numbers).
 pub(crate) fn or_null<T: Display>(v: Option<T>) -> String {
     v.map_or_else(|| "null".into(), |v| v.to_string())

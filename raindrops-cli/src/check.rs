@@ -54,6 +54,7 @@ pub(crate) fn run(args: &CheckArgs) -> Outcome {
         }
     }
     let mut sampler = Sampler::new(&args.names, tcp_query(true, false))?;
+    sampler.warn_not_listening();
     let before = sampler.sample()?;
     thread::sleep(Duration::from_secs_f64(args.interval));
     let after = sampler.sample()?;

@@ -1,25 +1,26 @@
 //! `raindrops connections`: each connection of a TCP listener with its
 //! state, queues and the main `tcp_info` fields.
 
-use std::fmt::Write as _;
+use std::net::SocketAddr;
 
 use clap::{Args, ValueEnum};
 use raindrops_core::parse_tcp_addr;
 use raindrops_diag::wire::tcp_state::TcpStates;
-use raindrops_diag::{ConnQuery, Connection, Diag};
-use raindrops_http::JsonString;
+use raindrops_diag::{ConnQuery, Connection, TcpQuery};
 use raindrops_tcpinfo::TcpInfo;
 
-use crate::cell::{or_dash, or_null};
 use crate::fail::{Failure, Outcome};
+use crate::json;
 use crate::out;
+use crate::sample::{Sampler, shown};
+use crate::table::{Align, Table, or_dash};
 
 /// Output formats of `connections`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Format {
     /// An aligned table.
     Table,
-    /// One JSON array of objects.
+    /// JSON: `{"listener":ADDR,"connections":[{...}]}` with every field.
     Json,
 }
 
@@ -33,6 +34,10 @@ pub(crate) struct ConnectionsArgs {
     /// only ESTABLISHED.
     #[arg(short, long)]
     pub(crate) all_states: bool,
+    /// Every column in the table (rttvar, cwnd, bytes, inode), wider than
+    /// 100 columns.
+    #[arg(short, long)]
+    pub(crate) wide: bool,
     /// The listener's address (0.0.0.0:80 matches every local address on
     /// port 80).
     #[arg(value_name = "ADDR")]
@@ -46,16 +51,13 @@ struct Row {
     info: Option<TcpInfo>,
 }
 
-fn ms(us: Option<u32>) -> Option<f64> {
-    us.map(|v| f64::from(v) / 1000.0)
-}
-
 /// Runs `connections`.
 pub(crate) fn run(args: &ConnectionsArgs) -> Outcome {
     let addr = parse_tcp_addr(&args.addr)
-        .map_err(|e| Failure::Usage(format!("bad listener address {:?}: {e}", args.addr)))?;
-    let mut diag = Diag::new()
-        .map_err(|e| Failure::System(format!("cannot open a netlink sock_diag socket: {e}")))?;
+        .map_err(|e| Failure::Usage(format!("bad listener address {}: {e}", shown(&args.addr))))?;
+    let mut sampler = Sampler::new(std::slice::from_ref(&args.addr), TcpQuery::queued_only())?;
+    sampler.warn_not_listening();
+    let diag = sampler.diag();
     let states = if args.all_states {
         TcpStates::all() - TcpStates::LISTEN
     } else {
@@ -72,91 +74,92 @@ pub(crate) fn run(args: &ConnectionsArgs) -> Outcome {
         rows.push(Row { conn, info });
     }
     let text = match args.format {
-        Format::Table => table(&rows),
-        Format::Json => json(&rows),
+        Format::Table => table(&rows, args.wide),
+        Format::Json => json(&addr, &rows),
     };
     out::stdout(&text)
 }
 
-fn table(rows: &[Row]) -> String {
-    let lw = rows
-        .iter()
-        .map(|r| r.conn.local.to_string().len())
-        .fold("LOCAL".len(), usize::max);
-    let rw = rows
-        .iter()
-        .map(|r| r.conn.remote.to_string().len())
-        .fold("REMOTE".len(), usize::max);
-    let mut s = format!(
-        "{:<lw$} {:<rw$} {:<11} {:<8} {:>6} {:>6} {:>9} {:>9} {:>6} {:>7} {:>12} {:>12} {:>12}\n",
-        "LOCAL",
-        "REMOTE",
-        "STATE",
-        "ACCEPTED",
-        "RECV-Q",
-        "SEND-Q",
-        "RTT_MS",
-        "RTTVAR_MS",
-        "CWND",
-        "RETRANS",
-        "BYTES_ACKED",
-        "BYTES_RECV",
-        "LAST_RECV_MS"
-    );
+/// The table: by default the columns that fit a 100-column terminal for
+/// IPv4 and short IPv6 addresses, with `wide` every field.
+fn table(rows: &[Row], wide: bool) -> String {
+    use Align::{Left, Right};
+    let mut cols = vec![
+        ("LOCAL", Left),
+        ("REMOTE", Left),
+        ("STATE", Left),
+        ("ACC", Left),
+        ("RECV-Q", Right),
+        ("SEND-Q", Right),
+        ("RTT_MS", Right),
+    ];
+    if wide {
+        cols.extend([("RTTVAR_MS", Right), ("CWND", Right)]);
+    }
+    cols.push(("RETRANS", Right));
+    if wide {
+        cols.extend([
+            ("BYTES_ACKED", Right),
+            ("BYTES_RECV", Right),
+            ("INODE", Right),
+        ]);
+    }
+    cols.push(("LAST_RECV_MS", Right));
+    let mut t = Table::new(&cols);
+    let ms = |us: Option<u32>| or_dash(us.map(|v| format!("{:.3}", f64::from(v) / 1000.0)));
     for r in rows {
         let i = r.info.as_ref();
-        let _ = writeln!(
-            s,
-            "{:<lw$} {:<rw$} {:<11} {:<8} {:>6} {:>6} {:>9} {:>9} {:>6} {:>7} {:>12} {:>12} {:>12}",
+        let mut cells = vec![
             r.conn.local.to_string(),
             r.conn.remote.to_string(),
-            r.conn.state.name(),
-            if r.conn.inode != 0 { "yes" } else { "no" },
-            r.conn.rqueue,
-            r.conn.wqueue,
-            or_dash(ms(i.and_then(TcpInfo::rtt)).map(|v| format!("{v:.3}"))),
-            or_dash(ms(i.and_then(TcpInfo::rttvar)).map(|v| format!("{v:.3}"))),
-            or_dash(i.and_then(TcpInfo::snd_cwnd)),
-            or_dash(i.and_then(TcpInfo::total_retrans)),
-            or_dash(i.and_then(TcpInfo::bytes_acked)),
-            or_dash(i.and_then(TcpInfo::bytes_received)),
-            or_dash(i.and_then(TcpInfo::last_data_recv)),
-        );
+            r.conn.state.to_string(),
+            if r.conn.inode != 0 { "yes" } else { "no" }.to_string(),
+            r.conn.rqueue.to_string(),
+            r.conn.wqueue.to_string(),
+            ms(i.and_then(TcpInfo::rtt)),
+        ];
+        if wide {
+            cells.push(ms(i.and_then(TcpInfo::rttvar)));
+            cells.push(or_dash(i.and_then(TcpInfo::snd_cwnd)));
+        }
+        cells.push(or_dash(i.and_then(TcpInfo::total_retrans)));
+        if wide {
+            cells.push(or_dash(i.and_then(TcpInfo::bytes_acked)));
+            cells.push(or_dash(i.and_then(TcpInfo::bytes_received)));
+            cells.push(r.conn.inode.to_string());
+        }
+        cells.push(or_dash(i.and_then(TcpInfo::last_data_recv)));
+        t.row(cells);
     }
-    s
+    t.render()
 }
 
-fn json(rows: &[Row]) -> String {
-    let mut s = String::from("[");
-    for (n, r) in rows.iter().enumerate() {
+/// `{"listener":ADDR,"connections":[...]}`: every field of every
+/// connection.
+fn json(listener: &SocketAddr, rows: &[Row]) -> String {
+    let conns = json::array(rows, |o, r| {
         let i = r.info.as_ref();
-        let _ = write!(
-            s,
-            "{}\n  {{\"local\": {}, \"remote\": {}, \"state\": \"{}\", \"accepted\": {}, \"inode\": {}, \
-             \"recv_q\": {}, \"send_q\": {}, \"rtt_us\": {}, \"rttvar_us\": {}, \
-             \"snd_cwnd\": {}, \"retransmits\": {}, \"total_retrans\": {}, \
-             \"bytes_acked\": {}, \"bytes_received\": {}, \"last_data_recv_ms\": {}}}",
-            if n > 0 { "," } else { "" },
-            JsonString(&r.conn.local.to_string()),
-            JsonString(&r.conn.remote.to_string()),
-            r.conn.state.name(),
-            r.conn.inode != 0,
-            r.conn.inode,
-            r.conn.rqueue,
-            r.conn.wqueue,
-            or_null(i.and_then(TcpInfo::rtt)),
-            or_null(i.and_then(TcpInfo::rttvar)),
-            or_null(i.and_then(TcpInfo::snd_cwnd)),
-            or_null(i.and_then(TcpInfo::retransmits)),
-            or_null(i.and_then(TcpInfo::total_retrans)),
-            or_null(i.and_then(TcpInfo::bytes_acked)),
-            or_null(i.and_then(TcpInfo::bytes_received)),
-            or_null(i.and_then(TcpInfo::last_data_recv)),
-        );
-    }
-    if !rows.is_empty() {
-        s.push('\n');
-    }
-    s.push_str("]\n");
+        o.str("local", &r.conn.local.to_string())
+            .str("remote", &r.conn.remote.to_string())
+            .str("state", &r.conn.state.to_string())
+            .num("accepted", r.conn.inode != 0)
+            .num("inode", r.conn.inode)
+            .num("recv_q", r.conn.rqueue)
+            .num("send_q", r.conn.wqueue)
+            .opt("rtt_us", i.and_then(TcpInfo::rtt))
+            .opt("rttvar_us", i.and_then(TcpInfo::rttvar))
+            .opt("snd_cwnd", i.and_then(TcpInfo::snd_cwnd))
+            .opt("retransmits", i.and_then(TcpInfo::retransmits))
+            .opt("total_retrans", i.and_then(TcpInfo::total_retrans))
+            .opt("bytes_acked", i.and_then(TcpInfo::bytes_acked))
+            .opt("bytes_received", i.and_then(TcpInfo::bytes_received))
+            .opt("last_data_recv_ms", i.and_then(TcpInfo::last_data_recv));
+    });
+    let mut s = String::new();
+    json::Object::new(&mut s)
+        .str("listener", &listener.to_string())
+        .raw("connections", &conns)
+        .end();
+    s.push('\n');
     s
 }

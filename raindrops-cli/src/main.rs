@@ -14,11 +14,13 @@ mod check;
 mod connections;
 mod counters;
 mod fail;
+mod json;
 mod listeners;
 mod out;
 mod rubyfmt;
 mod sample;
 mod serve;
+mod table;
 mod watch;
 
 use fail::Failure;

@@ -7,17 +7,20 @@
 
 use std::fmt::Write as _;
 
+use raindrops_core::SafeText;
+
 /// The narrowest and widest address column.
 pub(crate) const MIN_WIDTH: usize = "address".len();
 /// Addresses longer than this are printed in full, unpadded.
 pub(crate) const MAX_WIDTH: usize = 35;
 
-/// The address column width for `addrs`: the longest byte length, at least
-/// 7, at most 35 (as the Ruby script computes it).
+/// The address column width for `addrs`: the longest, at least 7, at
+/// most 35 (as the Ruby script computes it, counting characters of the
+/// escaped name rather than bytes).
 pub(crate) fn address_width<'a>(addrs: impl IntoIterator<Item = &'a str>) -> usize {
     addrs
         .into_iter()
-        .map(str::len)
+        .map(|a| SafeText(a).char_count())
         .fold(MIN_WIDTH, usize::max)
         .min(MAX_WIDTH)
 }
@@ -64,7 +67,13 @@ pub(crate) fn sample_line(
 ) {
     push_s(out, time, 20);
     out.push(' ');
-    push_s(out, addr, width);
+    // `% Ns` of a name of any length and content: escaped, padded by hand.
+    let addr = SafeText(addr);
+    out.extend(std::iter::repeat_n(
+        ' ',
+        width.saturating_sub(addr.char_count()),
+    ));
+    let _ = write!(out, "{addr}");
     out.push(' ');
     push_u10(out, active);
     out.push(' ');
@@ -111,6 +120,12 @@ mod tests {
             s,
             "2026-11-29T21:42:23Z 127.0.0.1:8080          1          0\n"
         );
+        let mut s = String::new();
+        sample_line(&mut s, "t", "@a\nb", 7, 0, 0, None);
+        assert_eq!(s, "                   t @a\\x0ab          0          0\n");
+        let mut s = String::new();
+        sample_line(&mut s, "t", &"/".repeat(70_000), 35, 0, 0, None);
+        assert_eq!(s.len(), 20 + 1 + 70_000 + 22 + 1);
         let mut s = String::new();
         sample_line(&mut s, "t", "a", 7, 1234567890, 12345678901, None);
         assert_eq!(s, "                   t       a  1234567890  12345678901\n");

@@ -1,25 +1,16 @@
 //! One sample of listener statistics: the TCP and Unix listeners named on
 //! the command line (or all of them), in one reusable netlink socket.
 
-use raindrops_core::{ListenStats, is_unix_name, parse_tcp_addr};
+use std::os::unix::fs::FileTypeExt;
+
+use raindrops_core::{SafeText, any_addr_of, is_unix_name, parse_tcp_addr};
 use raindrops_diag::{Diag, TcpQuery, UnixQuery};
 
 use crate::fail::Failure;
+use crate::out;
 
-/// Whether a listener is TCP or Unix.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Kind {
-    Tcp,
-    Unix,
-}
-
-/// One listener of a sample.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Listener {
-    pub(crate) name: String,
-    pub(crate) kind: Kind,
-    pub(crate) stats: ListenStats,
-}
+/// One listener of a sample: the workspace's listener record.
+pub(crate) type Listener = raindrops_core::Listener<String>;
 
 /// The listeners to sample and how.
 pub(crate) struct Sampler {
@@ -38,10 +29,12 @@ impl Sampler {
         let mut unix = Vec::new();
         for n in names {
             if is_unix_name(n) {
+                check_path(n)?;
                 unix.push(n.clone());
             } else {
-                parse_tcp_addr(n)
-                    .map_err(|e| Failure::Usage(format!("bad listener address {n:?}: {e}")))?;
+                parse_tcp_addr(n).map_err(|e| {
+                    Failure::Usage(format!("bad listener address {}: {e}", shown(n)))
+                })?;
                 tcp.push(n.clone());
             }
         }
@@ -56,6 +49,56 @@ impl Sampler {
         })
     }
 
+    /// Warns on stderr, one line each, about the named listeners that no
+    /// socket listens on (they are still sampled: their rows show zeros,
+    /// as Ruby's do), with a hint where the any-address of the port
+    /// listens. Costs one LISTEN-only dump of each kind.
+    pub(crate) fn warn_not_listening(&mut self) {
+        for w in self.not_listening() {
+            out::stderr(&format!("raindrops: warning: {w}\n"));
+        }
+    }
+
+    /// The warnings of [`Sampler::warn_not_listening`].
+    pub(crate) fn not_listening(&mut self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if !self.tcp.is_empty() {
+            if let Ok(all) = self
+                .diag
+                .tcp_listener_stats_with::<&str>(&[], &TcpQuery::queued_only())
+            {
+                for n in &self.tcp {
+                    let Ok(a) = parse_tcp_addr(n) else { continue };
+                    if all.contains(&a.to_string()) {
+                        continue;
+                    }
+                    let any = any_addr_of(&a).to_string();
+                    warnings.push(if all.contains(&any) && any != a.to_string() {
+                        format!("{n} is not listening ({any} is: did you mean it?)")
+                    } else {
+                        format!("{n} is not listening")
+                    });
+                }
+            }
+        }
+        if !self.unix.is_empty() {
+            if let Ok(all) = self
+                .diag
+                .unix_listener_stats_with::<&str>(&[], &UnixQuery::queued_only())
+            {
+                for n in &self.unix {
+                    let resolved = std::fs::canonicalize(n)
+                        .ok()
+                        .and_then(|p| p.to_str().map(String::from));
+                    if !all.contains(n) && !resolved.is_some_and(|r| all.contains(&r)) {
+                        warnings.push(format!("{} is not listening", shown(n)));
+                    }
+                }
+            }
+        }
+        warnings
+    }
+
     /// The names given on the command line.
     pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
         self.tcp.iter().chain(&self.unix).map(String::as_str)
@@ -66,17 +109,18 @@ impl Sampler {
         &mut self.diag
     }
 
+    /// Whether the query counts `active` (a LISTEN-only query does not).
+    pub(crate) fn counts_active(&self) -> bool {
+        self.query.active
+    }
+
     /// Samples the listeners: TCP ones first, then Unix ones (as Ruby's
     /// middleware and script show them).
     pub(crate) fn sample(&mut self) -> Result<Vec<Listener>, Failure> {
         let mut out = Vec::new();
         if self.all || !self.tcp.is_empty() {
             let tcp = self.diag.tcp_listener_stats_with(&self.tcp, &self.query)?;
-            out.extend(tcp.into_iter().map(|(name, stats)| Listener {
-                name,
-                kind: Kind::Tcp,
-                stats,
-            }));
+            out.extend(tcp);
         }
         if self.all || !self.unix.is_empty() {
             // Queued-only: a LISTEN-only dump, which also has the backlog.
@@ -86,12 +130,33 @@ impl Sampler {
                 UnixQuery::queued_only()
             };
             let unix = self.diag.unix_listener_stats_with(&self.unix, &query)?;
-            out.extend(unix.into_iter().map(|(name, stats)| Listener {
-                name,
-                kind: Kind::Unix,
-                stats,
-            }));
+            out.extend(unix);
         }
         Ok(out)
+    }
+}
+
+/// `name` as error messages show it: escaped, and cut after 120
+/// characters so that any name fits one line.
+pub(crate) fn shown(name: &str) -> String {
+    let s = SafeText(name).to_string();
+    match s.char_indices().nth(120) {
+        Some((i, _)) => format!("{}... ({} bytes)", &s[..i], name.len()),
+        None => s,
+    }
+}
+
+/// Refuses a named Unix socket path that does not exist, cannot be
+/// resolved (a symlink loop, a name too long) or is not a socket: bad
+/// input, before anything is printed. Abstract names (`@name`) have no
+/// file to check.
+fn check_path(p: &str) -> Result<(), Failure> {
+    if p.starts_with('@') {
+        return Ok(());
+    }
+    match std::fs::metadata(p) {
+        Ok(m) if m.file_type().is_socket() => Ok(()),
+        Ok(_) => Err(Failure::Usage(format!("{}: not a Unix socket", shown(p)))),
+        Err(e) => Err(Failure::Usage(format!("{}: {e}", shown(p)))),
     }
 }

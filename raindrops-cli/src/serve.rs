@@ -81,11 +81,8 @@ impl StatsSource for Source<'_> {
             None => self.0.watcher.refresh(),
         }
     }
-    fn tcp_listeners(&self, visit: &mut ListenerVisitor<'_>) -> ControlFlow<()> {
-        self.0.watcher.tcp_listeners(visit)
-    }
-    fn unix_listeners(&self, visit: &mut ListenerVisitor<'_>) -> ControlFlow<()> {
-        self.0.watcher.unix_listeners(visit)
+    fn listeners(&self, visit: &mut ListenerVisitor<'_>) -> ControlFlow<()> {
+        StatsSource::listeners(&self.0.watcher, visit)
     }
     fn metrics(&self, visit: &mut dyn FnMut(&Metric<'_>) -> ControlFlow<()>) -> ControlFlow<()> {
         self.0.watcher.metrics(visit)
@@ -170,10 +167,11 @@ pub(crate) fn run(args: &ServeArgs) -> Outcome {
         )));
     }
     let mut sampler = Sampler::new(&args.names, tcp_query(false, false))?;
+    sampler.warn_not_listening();
     let first = sampler.sample()?;
     let start = Timestamp::now();
     let mut watcher = WatcherState::new(start, delay);
-    watcher.record(start, first.iter().map(|l| (l.name.as_str(), l.stats)));
+    watcher.record(start, first.iter().map(|l| l.as_ref()));
     let state: State = Arc::new(Mutex::new(Shared {
         watcher,
         error: None,
@@ -229,7 +227,7 @@ fn sample_forever(
             Ok(listeners) => {
                 shared
                     .watcher
-                    .record(now, listeners.iter().map(|l| (l.name.as_str(), l.stats)));
+                    .record(now, listeners.iter().map(|l| l.as_ref()));
                 shared.error = None;
             }
             Err(e) => {

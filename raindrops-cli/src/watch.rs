@@ -6,7 +6,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use raindrops_core::{Aggregate, parse_tcp_addr};
+use raindrops_core::Aggregate;
 use raindrops_http::{HistogramText, RubyFloat, Timestamp, ruby_mean, ruby_std_dev};
 use signal_hook::consts::{SIGINT, SIGUSR1, SIGUSR2};
 use signal_hook::iterator::Signals;
@@ -79,6 +79,65 @@ fn signals(with_aggregates: bool) -> Result<Receiver<Event>, Failure> {
     Ok(rx)
 }
 
+/// The most listeners whose aggregates are kept: past it, those absent
+/// from the last sample are forgotten (`watch -a` on a host where
+/// listeners come and go must not grow without bound).
+const MAX_AGGREGATES: usize = 4096;
+
+/// The aggregates of active and queued per listener, in the order the
+/// listeners were first seen.
+#[derive(Default)]
+struct PerListener {
+    entries: Vec<(String, Aggregate, Aggregate)>,
+    index: std::collections::HashMap<String, usize>,
+}
+
+impl PerListener {
+    fn record(&mut self, listeners: &[crate::sample::Listener]) {
+        for l in listeners {
+            let i = match self.index.get(&l.name) {
+                Some(&i) => i,
+                None => {
+                    self.entries
+                        .push((l.name.clone(), Aggregate::new(), Aggregate::new()));
+                    self.index.insert(l.name.clone(), self.entries.len() - 1);
+                    self.entries.len() - 1
+                }
+            };
+            let e = &mut self.entries[i];
+            e.1.push(u64::from(l.stats.active));
+            e.2.push(u64::from(l.stats.queued));
+        }
+        if self.entries.len() > MAX_AGGREGATES {
+            let present: std::collections::HashSet<&str> =
+                listeners.iter().map(|l| l.name.as_str()).collect();
+            self.entries.retain(|e| present.contains(e.0.as_str()));
+            self.index = (self.entries.iter().enumerate())
+                .map(|(i, e)| (e.0.clone(), i))
+                .collect();
+        }
+    }
+
+    fn clear(&mut self) {
+        for e in &mut self.entries {
+            e.1.clear();
+            e.2.clear();
+        }
+    }
+
+    /// Ruby's dump, once per listener: `--- ADDR active ---` then
+    /// `--- ADDR queued ---`.
+    fn dump(&self) -> String {
+        let mut s = String::new();
+        for (name, a, q) in &self.entries {
+            let name = raindrops_core::SafeText(name);
+            s += &dump(&format!("{name} active"), a);
+            s += &dump(&format!("{name} queued"), q);
+        }
+        s
+    }
+}
+
 /// The aggregate dump of the Ruby script's SIGUSR1 handler.
 fn dump(label: &str, agg: &Aggregate) -> String {
     let opt = |v: Option<u64>| v.map_or_else(String::new, |v| v.to_string());
@@ -93,33 +152,6 @@ fn dump(label: &str, agg: &Aggregate) -> String {
         RubyFloat(ruby_std_dev(agg)),
         HistogramText(agg),
     )
-}
-
-/// Warns about `127.x.y.z:PORT` names that do not listen while
-/// `0.0.0.0:PORT` does (the Ruby script's "Did you mean" hint).
-fn warn_any_address(sampler: &mut Sampler, names: &[String]) {
-    let loopback: Vec<_> = names
-        .iter()
-        .filter_map(|n| parse_tcp_addr(n).ok())
-        .filter(|a| matches!(a.ip(), std::net::IpAddr::V4(ip) if ip.octets()[0] == 127))
-        .collect();
-    if loopback.is_empty() {
-        return;
-    }
-    let Ok(all) = sampler
-        .diag()
-        .tcp_listener_stats_with::<&str>(&[], &raindrops_diag::TcpQuery::queued_only())
-    else {
-        return;
-    };
-    for a in loopback {
-        let any = format!("0.0.0.0:{}", a.port());
-        if !all.contains(&a.to_string()) && all.contains(&any) {
-            out::stderr(&format!(
-                "W: {a} is not a listener\nW: Did you mean {any}?\n"
-            ));
-        }
-    }
 }
 
 /// Runs `watch`.
@@ -141,15 +173,22 @@ pub(crate) fn run(args: &WatchArgs) -> Outcome {
     let threshold = args.threshold.unwrap_or(-1);
     let mut sampler = Sampler::new(&args.names, tcp_query(false, false))?;
     let events = signals(delay.is_some())?;
-    let mut aggregates = delay.map(|_| (Aggregate::new(), Aggregate::new()));
+    let mut aggregates = delay.map(|_| PerListener::default());
     if aggregates.is_some() {
         out::stderr(&format!(
             "USR1(dump_aggregate) and USR2(reset) handlers ready for PID={}\n",
             std::process::id()
         ));
     }
-    warn_any_address(&mut sampler, &args.names);
-    let width = rubyfmt::address_width(sampler.names());
+    sampler.warn_not_listening();
+    // With named listeners the column fits their names (as in Ruby); with
+    // --all, the names of the first sample.
+    let mut first = Some(sampler.sample()?);
+    let width = if args.names.is_empty() {
+        rubyfmt::address_width(first.iter().flatten().map(|l| l.name.as_str()))
+    } else {
+        rubyfmt::address_width(sampler.names())
+    };
     out::stderr(&rubyfmt::header(width, args.drops));
 
     let start = Instant::now();
@@ -159,15 +198,17 @@ pub(crate) fn run(args: &WatchArgs) -> Outcome {
         if args.count.is_some_and(|n| samples >= n) {
             return Ok(());
         }
-        let listeners = sampler.sample()?;
+        let listeners = match first.take() {
+            Some(l) => l,
+            None => sampler.sample()?,
+        };
         let now = Timestamp::now().iso8601().to_string();
         text.clear();
+        if let Some(aggs) = aggregates.as_mut() {
+            aggs.record(&listeners);
+        }
         for l in &listeners {
             let (active, queued) = (u64::from(l.stats.active), u64::from(l.stats.queued));
-            if let Some((a, q)) = aggregates.as_mut() {
-                a.push(active);
-                q.push(queued);
-            }
             if i128::from(queued) < i128::from(threshold) {
                 continue;
             }
@@ -202,14 +243,13 @@ pub(crate) fn run(args: &WatchArgs) -> Outcome {
             match ev {
                 Event::Interrupt => return Err(Failure::Exit(130)),
                 Event::Dump => {
-                    if let Some((a, q)) = &aggregates {
-                        out::stderr(&(dump("active", a) + &dump("queued", q)));
+                    if let Some(aggs) = &aggregates {
+                        out::stderr(&aggs.dump());
                     }
                 }
                 Event::Reset => {
-                    if let Some((a, q)) = aggregates.as_mut() {
-                        a.clear();
-                        q.clear();
+                    if let Some(aggs) = aggregates.as_mut() {
+                        aggs.clear();
                     }
                 }
             }

@@ -6,6 +6,8 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use raindrops_testutil::exposition::sample;
+
 const BIN: &str = env!("CARGO_BIN_EXE_raindrops");
 
 fn raindrops(args: &[&str]) -> Output {
@@ -49,24 +51,57 @@ fn fixture(accepted: usize, queued: usize) -> Fixture {
     }
 }
 
+/// The rows of a table printed by the command, as column -> cell (cells
+/// hold no spaces in these tests).
+fn table_rows(s: &str) -> Vec<std::collections::HashMap<String, String>> {
+    let mut lines = s.lines();
+    let header: Vec<&str> = lines.next().unwrap_or("").split_whitespace().collect();
+    lines
+        .map(|l| {
+            header
+                .iter()
+                .map(|h| h.to_string())
+                .zip(l.split_whitespace().map(String::from))
+                .collect()
+        })
+        .collect()
+}
+
 #[test]
 fn listeners_json_and_table_show_ground_truth() {
     let f = fixture(2, 3);
     let out = raindrops(&["listeners", "--format", "json", &f.addr]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let s = text(&out.stdout);
-    assert_eq!(
-        s,
-        format!(
-            "[\n  {{\"address\": \"{}\", \"type\": \"tcp\", \"active\": 2, \"queued\": 3, \"backlog\": 128, \"drops\": 0, \"syn_recv\": null}}\n]\n",
-            f.addr
-        )
+    // The one JSON shape of raindrops-http (serve answers the same).
+    assert!(
+        s.starts_with("{\"calling\":null,\"writing\":null,\"listeners\":[{"),
+        "{s}"
     );
+    assert!(s.ends_with("}],\"metrics\":[],\"histograms\":[]}\n"), "{s}");
+    assert_eq!(s.matches("\"address\":").count(), 1, "{s}");
+    for member in [
+        format!("\"address\":\"{}\"", f.addr),
+        "\"type\":\"tcp\"".into(),
+        "\"active\":2,".into(),
+        "\"queued\":3,".into(),
+        "\"backlog\":128,".into(),
+        "\"drops\":0,".into(),
+        "\"syn_recv\":null".into(),
+    ] {
+        assert!(s.contains(&member), "{member} not in {s}");
+    }
     let out = raindrops(&["listeners", &f.addr]);
-    let s = text(&out.stdout);
-    let line = s.lines().nth(1).unwrap();
-    let cols: Vec<&str> = line.split_whitespace().collect();
-    assert_eq!(cols, [f.addr.as_str(), "2", "3", "128", "0"]);
+    let row = table_rows(&text(&out.stdout)).remove(0);
+    for (col, v) in [
+        ("ADDRESS", f.addr.as_str()),
+        ("ACTIVE", "2"),
+        ("QUEUED", "3"),
+        ("BACKLOG", "128"),
+        ("DROPS", "0"),
+    ] {
+        assert_eq!(row.get(col).map(String::as_str), Some(v), "{col}: {row:?}");
+    }
     let out = raindrops(&[
         "listeners",
         "--queued-only",
@@ -77,6 +112,23 @@ fn listeners_json_and_table_show_ground_truth() {
     assert_eq!(
         text(&out.stdout),
         format!("{0} active: 0\n{0} queued: 3\n", f.addr)
+    );
+    // A LISTEN-only query has no active count: its gauge is left out of
+    // the metrics rather than reported as 0.
+    let out = raindrops(&[
+        "listeners",
+        "--queued-only",
+        "--format",
+        "prometheus",
+        &f.addr,
+    ]);
+    let s = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!s.contains("raindrops_listener_active"), "{s}");
+    assert_eq!(
+        sample(&s, "raindrops_listener_queued", &[("listener", &f.addr)]),
+        Some(3.0),
+        "{s}"
     );
 }
 
@@ -112,7 +164,6 @@ fn bad_usage_exits_2_with_one_line_and_no_stdout() {
         &["counters", "shm:raindrops-cli-test-does-not-exist"],
         &["serve", "--listen", "not-an-address"],
         &["check", "--max-saturation", "2"],
-        &["listeners", "--queued-only", "--format", "prometheus"],
     ] {
         let out = raindrops(args);
         assert_eq!(
@@ -277,14 +328,22 @@ fn watch_signals() {
     }
     kill(child.id(), "-USR1");
     let mut dump = String::new();
-    while !dump.contains("--- queued ---") || !dump.ends_with("\n\n") {
+    while !dump.contains(" queued ---") || !dump.ends_with("\n\n") {
         let mut l = String::new();
         if err.read_line(&mut l).unwrap() == 0 {
             break;
         }
         dump.push_str(&l);
     }
-    assert!(dump.starts_with("--- active ---\ncount="), "{dump}");
+    // Ruby's dump, per listener.
+    assert!(
+        dump.starts_with(&format!("--- {} active ---\ncount=", f.addr)),
+        "{dump}"
+    );
+    assert!(
+        dump.contains(&format!("--- {} queued ---\ncount=", f.addr)),
+        "{dump}"
+    );
     assert!(
         dump.contains("outliers_low=") && dump.contains("std_dev="),
         "{dump}"
@@ -329,11 +388,22 @@ fn connections_lists_accepted_clients_with_tcp_info() {
     let out = raindrops(&["connections", "--format", "json", &f.addr]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let s = text(&out.stdout);
-    assert_eq!(s.matches("\"state\": \"ESTABLISHED\"").count(), 2, "{s}");
-    assert!(s.contains(&format!("\"local\": \"{}\"", f.addr)), "{s}");
-    assert!(!s.contains("\"rtt_us\": null"), "{s}");
+    assert_eq!(s.matches("\"state\":\"ESTABLISHED\"").count(), 2, "{s}");
+    assert!(s.contains(&format!("\"local\":\"{}\"", f.addr)), "{s}");
+    assert!(!s.contains("\"rtt_us\":null"), "{s}");
     let out = raindrops(&["connections", &f.addr]);
-    assert_eq!(text(&out.stdout).lines().count(), 3);
+    let table = text(&out.stdout);
+    assert_eq!(table.lines().count(), 3);
+    // The default table fits a 100-column terminal; --wide has every field.
+    assert!(table.lines().all(|l| l.chars().count() <= 100), "{table}");
+    let out = raindrops(&["connections", "--wide", &f.addr]);
+    let wide = text(&out.stdout);
+    let rows = table_rows(&wide);
+    assert_eq!(rows.len(), 2);
+    assert!(
+        rows.iter().all(|r| r["CWND"] != "-" && r["INODE"] != "0"),
+        "{wide}"
+    );
 }
 
 fn http_get(port: u16, req: &str) -> String {
@@ -379,11 +449,9 @@ fn serve_answers_and_stops_on_sigterm() {
         "{r}"
     );
     let r = http_get(port, "GET /metrics HTTP/1.0\r\n\r\n");
-    assert!(
-        r.contains(&format!(
-            "raindrops_listener_queued{{listener=\"{}\"}} 1",
-            f.addr
-        )),
+    assert_eq!(
+        sample(&r, "raindrops_listener_queued", &[("listener", &f.addr)]),
+        Some(1.0),
         "{r}"
     );
     let r = http_get(port, "GET / HTTP/1.0\r\n\r\n");
@@ -445,13 +513,10 @@ fn counters_of_a_named_region() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let s = text(&out.stdout);
     assert!(
-        s.contains("{\"index\": 0, \"name\": \"calling\", \"value\": 5}"),
+        s.contains("{\"index\":0,\"name\":\"calling\",\"value\":5}"),
         "{s}"
     );
-    assert!(
-        s.contains("{\"index\": 2, \"name\": null, \"value\": 7}"),
-        "{s}"
-    );
+    assert!(s.contains("{\"index\":2,\"name\":null,\"value\":7}"), "{s}");
     let out = raindrops(&["counters", "--format", "prometheus", &target]);
     assert!(text(&out.stdout).contains("index=\"2\""));
 }
@@ -664,5 +729,32 @@ fn serve_head_concurrent_and_slow_clients_and_promtool() {
         // Closed by the server (possibly after a 408), not left hanging.
         let _ = s.read_to_end(&mut rest);
         assert!(start.elapsed() < Duration::from_secs(8));
+    }
+}
+
+#[test]
+fn watch_all_aligns_columns_to_the_addresses_it_prints() {
+    let _f = fixture(0, 1);
+    let out = raindrops(&["watch", "-a", "-d", "0", "-n", "1"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let s = text(&out.stdout);
+    let lines: Vec<&str> = s.lines().collect();
+    assert!(lines.len() >= 2, "{s}");
+    // Every line whose address fits the (at most 35-wide) column ends its
+    // numbers at the same position as the header.
+    let header = text(&out.stderr);
+    let header = header.lines().find(|l| l.contains("timestamp")).unwrap();
+    let width = header.len();
+    let fitting: Vec<&&str> = lines
+        .iter()
+        .filter(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .is_some_and(|a| a.chars().count() <= 35)
+        })
+        .collect();
+    assert!(!fitting.is_empty());
+    for l in fitting {
+        assert_eq!(l.len(), width, "{l:?} vs header {header:?}");
     }
 }

@@ -137,6 +137,12 @@ macro_rules! named_counters {
                     $name { storage }
                 }
 
+                /// The storage (for example to duplicate it with its own
+                /// `dup`).
+                pub const fn storage(&self) -> &S {
+                    &self.storage
+                }
+
                 /// The storage, given back.
                 pub fn into_storage(self) -> S {
                     self.storage
@@ -155,6 +161,21 @@ macro_rules! named_counters {
                 /// Stores `value` in the member at `index` (Ruby's `[index] = value`).
                 pub fn set(&self, index: usize, value: usize) -> Result<(), Error> {
                     self.counters().set(index, value)
+                }
+
+                /// A copy of the values in storage made by `copy` (Ruby's
+                /// `dup`): `copy` gets the counters and returns new storage
+                /// holding their values, such as raindrops-shm's
+                /// `SharedCounters::copy_of` (fresh shared memory) or
+                /// `|c| Ok(c.snapshot_copy())` (process memory).
+                pub fn dup_into<T, E>(
+                    &self,
+                    copy: impl FnOnce(&Counters<N>) -> Result<T, E>,
+                ) -> Result<$name<T>, E>
+                where
+                    T: Borrow<Counters<N>>,
+                {
+                    Ok($name { storage: copy(self.counters())? })
                 }
 
                 /// `(name, value)` for every member in order (Ruby's `to_hash`).
@@ -236,5 +257,9 @@ mod tests {
         let g = Gauges::from_slots(&slots).unwrap();
         g.third().incr(7);
         assert_eq!(slots[2].get(), 7);
+        // A dup holds the values in storage of its own.
+        let copy = g.dup_into(|c| Ok::<_, Error>(c.snapshot_copy())).unwrap();
+        g.third().incr(1);
+        assert_eq!((copy.third().get(), g.third().get()), (7, 8));
     }
 }

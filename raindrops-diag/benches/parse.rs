@@ -1,8 +1,11 @@
 //! Parsing one captured dump (4,000 established TCP sockets with
 //! `tcp_info`, congestion control, shutdown and socket memory attributes)
 //! with this crate's codec and with netlink-packet-sock-diag, reading the
-//! same fields from every message. Run: `cargo bench -p raindrops-diag
-//! --bench parse`.
+//! same fields from every message; and the same with the reply walker the
+//! queries use (`Reply`: sequence, sender and `NLMSG_*` checks) instead of
+//! the bare message iterator. Ratios measured interleaved (each round times
+//! every parser back to back, so all see the same machine load) are
+//! printed at the end. Run: `cargo bench -p raindrops-diag --bench parse`.
 
 use criterion::{Criterion, black_box};
 use netlink_packet_core::{NetlinkMessage, NetlinkPayload};
@@ -10,14 +13,18 @@ use netlink_packet_sock_diag::SockDiagMessage;
 use netlink_packet_sock_diag::inet::nlas::Nla;
 use raindrops_diag::wire::request::{InetRequest, inet_dump};
 use raindrops_diag::wire::{
-    Extensions, InetDiagAttr, InetDiagMsg, InetDiagReqV2, NlMsgType, NlMsgs, SockId, TcpStates,
+    Extensions, InetDiagAttr, InetDiagMsg, InetDiagReqV2, NlMsgType, NlMsgs, Reply, SockId,
+    TcpStates,
 };
 use raindrops_testutil::holders::Holders;
 use rustix::net::netlink::{self, SocketAddrNetlink};
 use rustix::net::{AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::OwnedFd;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// The sequence number of the captured dump's request.
+const SEQ: u32 = 1;
 
 /// Dumps every established IPv4 TCP socket with attributes and returns
 /// the datagrams as received.
@@ -38,7 +45,7 @@ fn capture() -> Vec<Vec<u8>> {
         id: SockId::any(),
     });
     let mut buf = vec![0u8; 32768];
-    let n = inet_dump(&mut buf, 1, &req, &[]).unwrap();
+    let n = inet_dump(&mut buf, SEQ, &req, &[]).unwrap();
     rustix::net::sendto(
         &fd,
         &buf[..n],
@@ -72,6 +79,28 @@ struct Sum {
     mem: u64,
 }
 
+/// A parser of the captured datagrams.
+type Parser = fn(&[Vec<u8>]) -> Sum;
+
+/// Reads the fields of one inet_diag message into `s`.
+#[inline]
+fn add(s: &mut Sum, payload: &[u8]) {
+    let msg = InetDiagMsg::new_checked(payload).unwrap();
+    s.msgs += 1;
+    let (l, r) = (msg.local().unwrap(), msg.remote().unwrap());
+    s.ports += u64::from(l.port()) + u64::from(r.port()) + u64::from(msg.state().to_u8());
+    s.inodes += u64::from(msg.inode()) + u64::from(msg.uid());
+    s.rqueue += u64::from(msg.rqueue()) + u64::from(msg.wqueue());
+    for a in msg.attrs() {
+        match a.unwrap() {
+            InetDiagAttr::Info(b) => s.info_bytes += b.len() as u64,
+            InetDiagAttr::Cong(c) => s.cong += c.len() as u64,
+            InetDiagAttr::SkMemInfo(m) => s.mem += u64::from(m.rcvbuf().unwrap_or(0)),
+            _ => {}
+        }
+    }
+}
+
 fn ours(datagrams: &[Vec<u8>]) -> Sum {
     let mut s = Sum::default();
     for d in datagrams {
@@ -80,22 +109,28 @@ fn ours(datagrams: &[Vec<u8>]) -> Sum {
             if m.msg_type() != NlMsgType::SockDiagByFamily {
                 continue;
             }
-            let msg = InetDiagMsg::new_checked(m.payload()).unwrap();
-            s.msgs += 1;
-            let (l, r) = (msg.local().unwrap(), msg.remote().unwrap());
-            s.ports += u64::from(l.port()) + u64::from(r.port()) + u64::from(msg.state().to_u8());
-            s.inodes += u64::from(msg.inode()) + u64::from(msg.uid());
-            s.rqueue += u64::from(msg.rqueue()) + u64::from(msg.wqueue());
-            for a in msg.attrs() {
-                match a.unwrap() {
-                    InetDiagAttr::Info(b) => s.info_bytes += b.len() as u64,
-                    InetDiagAttr::Cong(c) => s.cong += c.len() as u64,
-                    InetDiagAttr::SkMemInfo(m) => s.mem += u64::from(m.rcvbuf().unwrap_or(0)),
-                    _ => {}
-                }
-            }
+            add(&mut s, m.payload());
         }
     }
+    s
+}
+
+/// [`ours`] through the reply walker of the queries.
+fn ours_reply(datagrams: &[Vec<u8>]) -> Sum {
+    let mut s = Sum::default();
+    let mut reply = Reply::new(SEQ);
+    for d in datagrams {
+        let done = reply
+            .feed(d, d.len(), Some(0), &mut |m| {
+                add(&mut s, m.payload());
+                Ok(())
+            })
+            .unwrap();
+        if done {
+            break;
+        }
+    }
+    reply.finish().unwrap();
     s
 }
 
@@ -149,6 +184,7 @@ fn main() {
     let a = ours(&dump);
     let b = theirs(&dump);
     assert_eq!(a, b, "both parsers must read the same values");
+    assert_eq!(ours_reply(&dump), a);
     assert!(a.msgs >= 4000, "{a:?}");
     println!(
         "captured {} messages in {} datagrams ({} bytes)",
@@ -163,6 +199,33 @@ fn main() {
     g.bench_function("netlink_packet_sock_diag", |b| {
         b.iter(|| black_box(theirs(black_box(&dump))))
     });
+    g.bench_function("raindrops_diag_reply", |b| {
+        b.iter(|| black_box(ours_reply(black_box(&dump))))
+    });
     g.finish();
     c.final_summary();
+
+    // Interleaved: every round times each parser once, back to back.
+    let parsers: [Parser; 3] = [theirs, ours, ours_reply];
+    let mut total = [Duration::ZERO; 3];
+    for _ in 0..300 {
+        for (t, parse) in total.iter_mut().zip(parsers) {
+            let start = Instant::now();
+            black_box(parse(black_box(&dump)));
+            *t += start.elapsed();
+        }
+    }
+    let per = |t: Duration| t.as_secs_f64() * 1e6 / 300.0;
+    println!(
+        "\ninterleaved (300 rounds): netlink-packet-sock-diag {:.0} us, NlMsgs {:.0} us, Reply {:.0} us",
+        per(total[0]),
+        per(total[1]),
+        per(total[2])
+    );
+    println!(
+        "netlink-packet-sock-diag / NlMsgs = {:.2}x, netlink-packet-sock-diag / Reply = {:.2}x, NlMsgs / Reply = {:.3}x",
+        total[0].as_secs_f64() / total[1].as_secs_f64(),
+        total[0].as_secs_f64() / total[2].as_secs_f64(),
+        total[1].as_secs_f64() / total[2].as_secs_f64()
+    );
 }

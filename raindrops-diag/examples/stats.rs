@@ -5,13 +5,16 @@
 //! ```sh
 //! cargo run -p raindrops-diag --example stats -- 0.0.0.0:80 [::]:443 /run/app.sock
 //! ```
-use raindrops_diag::{Diag, ListenerStats, TcpQuery};
+use raindrops_diag::{Diag, Listeners, TcpQuery};
 
-fn print(stats: &ListenerStats) {
-    for (name, s) in stats {
+fn print(listeners: &Listeners) {
+    for l in listeners {
+        let s = &l.stats;
         let opt = |v: Option<u64>| v.map_or_else(|| "-".to_string(), |v| v.to_string());
         println!(
-            "{name:<40} active {:>6} queued {:>6} backlog {:>6} drops {:>6} syn_recv {:>4}",
+            "{:<40} {:<4} active {:>6} queued {:>6} backlog {:>6} drops {:>6} syn_recv {:>4}",
+            l.name,
+            l.family,
             s.active,
             s.queued,
             opt(s.backlog.map(u64::from)),

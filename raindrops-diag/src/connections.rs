@@ -1,15 +1,13 @@
 //! Per-connection TCP dumps: every socket of the chosen states, with its
 //! queues and (on request) its raw `tcp_info`.
 
-use crate::diag::Diag;
 use crate::error::Error;
-use crate::socket::{Kind, classify};
-use crate::wire::align4;
+use crate::handle::Diag;
 use crate::wire::bytecode::local_addr_filter;
 use crate::wire::inet_diag::{
     AF_UNSPEC, Extensions, InetDiagAttr, InetDiagMsg, InetDiagReq, SockId,
 };
-use crate::wire::nlmsg::{self, NlMsg};
+use crate::wire::nlmsg::{self, Reply};
 use crate::wire::request::{InetRequest, inet_dump_in_place};
 use crate::wire::tcp_state::{TcpState, TcpStates};
 use core::net::SocketAddr;
@@ -194,10 +192,7 @@ impl Diag {
         let seq = sock.send(buf, len)?;
         Ok(Connections {
             diag: self,
-            seq,
-            filled: 0,
-            offset: 0,
-            interrupted: false,
+            reply: Reply::new(seq),
             finished: false,
         })
     }
@@ -207,10 +202,7 @@ impl Diag {
 #[derive(Debug)]
 pub struct Connections<'d> {
     diag: &'d mut Diag,
-    seq: u32,
-    filled: usize,
-    offset: usize,
-    interrupted: bool,
+    reply: Reply,
     finished: bool,
 }
 
@@ -225,47 +217,10 @@ impl Iterator for Connections<'_> {
     type Item = Result<Connection, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if self.finished {
-                return None;
-            }
-            if self.offset >= self.filled {
-                let (sock, buf) = self.diag.parts();
-                match sock.recv(buf) {
-                    Ok(Some(n)) => {
-                        self.filled = n;
-                        self.offset = 0;
-                    }
-                    Ok(None) => {}
-                    Err(e) => return self.fail(e),
-                }
-                continue;
-            }
+        while !self.finished {
             let (sock, buf) = self.diag.parts();
-            let rest = &buf[self.offset..self.filled];
-            let m = match NlMsg::new_checked(rest) {
-                Ok(m) => m,
-                Err(e) => {
-                    let e = e.at(self.offset);
-                    return self.fail(e.into());
-                }
-            };
-            self.offset = self
-                .offset
-                .saturating_add(align4(m.len() as usize))
-                .min(self.filled);
-            if m.flags().contains(nlmsg::NlFlags::DUMP_INTR) && m.seq() == self.seq {
-                self.interrupted = true;
-            }
-            match classify(&m, self.seq) {
-                Err(e) => return self.fail(e),
-                Ok(Kind::Skip) => {}
-                Ok(Kind::Done) => {
-                    sock.done();
-                    self.finished = true;
-                    return self.interrupted.then_some(Err(Error::Interrupted));
-                }
-                Ok(Kind::Data) => {
+            match self.reply.next_msg(buf) {
+                Some(Ok(m)) => {
                     let r = InetDiagMsg::new_checked(m.payload())
                         .map_err(|e| Error::from(e.at(nlmsg::HEADER_LEN)))
                         .and_then(|d| Connection::from_msg(&d));
@@ -275,8 +230,23 @@ impl Iterator for Connections<'_> {
                         Err(e) => return self.fail(e),
                     }
                 }
+                Some(Err(e)) => return self.fail(e),
+                None if self.reply.is_done() => {
+                    sock.done();
+                    self.finished = true;
+                    return self.reply.finish().err().map(Err);
+                }
+                None => {
+                    let r = sock
+                        .recv(buf)
+                        .and_then(|(n, sender)| self.reply.datagram(buf.len(), n, sender));
+                    if let Err(e) = r {
+                        return self.fail(e);
+                    }
+                }
             }
         }
+        None
     }
 }
 

@@ -4,37 +4,7 @@
 
 use crate::wire::WireError;
 use core::fmt;
-use raindrops_core::AddrError;
-
-/// An operating-system error number (`errno`), positive.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Errno(pub i32);
-
-impl Errno {
-    /// `ENOENT`: no such handler (for example unix_diag missing).
-    pub const NOENT: Errno = Errno(2);
-    /// `EINTR`.
-    pub const INTR: Errno = Errno(4);
-    /// `EINVAL`.
-    pub const INVAL: Errno = Errno(22);
-    /// `EOPNOTSUPP`.
-    pub const OPNOTSUPP: Errno = Errno(95);
-    /// `EPROTONOSUPPORT`.
-    pub const PROTONOSUPPORT: Errno = Errno(93);
-}
-
-impl fmt::Display for Errno {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        #[cfg(feature = "std")]
-        {
-            write!(f, "{}", std::io::Error::from_raw_os_error(self.0))
-        }
-        #[cfg(not(feature = "std"))]
-        {
-            write!(f, "errno {}", self.0)
-        }
-    }
-}
+use raindrops_core::{AddrError, Errno};
 
 /// Why a statistics query or a dump failed.
 ///
@@ -111,7 +81,7 @@ impl From<AddrError> for Error {
 #[cfg(feature = "socket")]
 impl From<rustix::io::Errno> for Error {
     fn from(e: rustix::io::Errno) -> Self {
-        Error::Sys(Errno(e.raw_os_error()))
+        Error::Sys(Errno::from_raw(e.raw_os_error()))
     }
 }
 
@@ -199,7 +169,11 @@ mod tests {
             .to_string(),
             "netlink datagram of 9000 bytes truncated by a 4096-byte buffer"
         );
-        assert!(Error::Kernel(Errno::NOENT).to_string().contains("refused"));
+        assert!(
+            Error::Kernel(crate::errno::NOENT)
+                .to_string()
+                .contains("refused")
+        );
         #[cfg(feature = "std")]
         {
             let e = QueryError::Address {

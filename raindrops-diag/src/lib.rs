@@ -13,21 +13,29 @@ extern crate std;
 #[cfg(all(test, feature = "std"))]
 mod capture;
 pub mod cgroup_path;
+mod counter;
+pub mod errno;
 mod error;
 mod name;
 pub mod proc_unix;
 pub mod procfs;
+mod query;
 mod table;
+mod tally;
 pub mod wire;
 
 #[cfg(feature = "std")]
 pub mod cgroup;
 #[cfg(feature = "std")]
 mod connections;
+#[cfg(feature = "socket")]
+mod dumps;
 #[cfg(feature = "std")]
-mod diag;
+mod handle;
 #[cfg(feature = "std")]
 mod listen_sockets;
+#[cfg(feature = "std")]
+mod listeners;
 #[cfg(feature = "std")]
 pub mod netns;
 #[cfg(feature = "std")]
@@ -37,28 +45,24 @@ mod ns_worker;
 #[cfg(feature = "std")]
 pub mod owner;
 #[cfg(feature = "socket")]
-mod query;
-#[cfg(feature = "socket")]
 mod socket;
-#[cfg(feature = "std")]
-mod stats;
 
-pub use error::{Errno, Error};
+pub use counter::{TcpCounter, UnixCounter};
+pub use error::Error;
 pub use name::{UNIX_NAME_CAPACITY, UnixName};
-pub use table::{ListenerTable, TcpCounter, TcpTable, UnixCounter, UnixTable};
+pub use query::{TcpQuery, UnixQuery};
+pub use table::{ListenerTable, TcpTable, UnixTable};
 
 #[cfg(feature = "std")]
 pub use connections::{ConnQuery, Connection, Connections};
 #[cfg(feature = "std")]
-pub use diag::{Diag, PROC_NET_UNIX, tcp_listener_stats, unix_listener_stats};
-#[cfg(feature = "std")]
 pub use error::QueryError;
-#[cfg(feature = "socket")]
-pub use query::{TcpQuery, UnixQuery};
+#[cfg(feature = "std")]
+pub use handle::{Diag, PROC_NET_UNIX, tcp_listener_stats, unix_listener_stats};
+#[cfg(feature = "std")]
+pub use listeners::Listeners;
 #[cfg(feature = "socket")]
 pub use socket::{DiagSocket, RECV_BUFFER_LEN};
-#[cfg(feature = "std")]
-pub use stats::ListenerStats;
 
 #[cfg(feature = "std")]
 pub use cgroup::CgroupMap;
@@ -73,5 +77,12 @@ pub use ns_worker::NsQuery;
 #[cfg(feature = "std")]
 pub use owner::{Owner, Owners, ProcessInfo};
 
+/// The operating-system error number of [`Error::Sys`] and
+/// [`Error::Kernel`], re-exported from raindrops-core (constants in
+/// [`errno`]).
+pub use raindrops_core::Errno;
 /// The per-listener numbers, re-exported from raindrops-core.
 pub use raindrops_core::ListenStats;
+/// The listener record (of `Listeners`, with `std`) and its family,
+/// re-exported from raindrops-core.
+pub use raindrops_core::{Family, Listener};

@@ -132,8 +132,8 @@ pub fn unix_listen_sockets(
 
 /// Whether the kernel refused the legacy `TCPDIAG_GETSOCK` request.
 fn legacy_refusal(e: &Error) -> bool {
-    use crate::error::Errno;
-    matches!(e, Error::Kernel(k) if *k == Errno::INVAL || *k == Errno::NOENT || *k == Errno::OPNOTSUPP)
+    use crate::errno::{INVAL, NOENT, OPNOTSUPP};
+    matches!(e, Error::Kernel(k) if *k == INVAL || *k == NOENT || *k == OPNOTSUPP)
 }
 
 fn legacy() -> InetRequest {

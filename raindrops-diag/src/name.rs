@@ -1,6 +1,7 @@
 //! Unix socket names as users and `/proc/net/unix` write them.
 
 use core::fmt;
+use raindrops_core::EscapedName;
 
 /// Capacity of a [`UnixName`] in bytes (`sizeof(sun_path)`).
 pub const UNIX_NAME_CAPACITY: usize = 108;
@@ -128,15 +129,11 @@ impl Ord for UnixName {
 }
 
 impl fmt::Display for UnixName {
-    /// Prints the name; bytes that are not UTF-8 become U+FFFD.
+    /// The display form of the name ([`EscapedName`]): printable text
+    /// unchanged, `\` doubled, control characters and bytes that are not
+    /// UTF-8 as `\xHH`, so that a name cannot forge output lines.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for chunk in self.as_bytes().utf8_chunks() {
-            f.write_str(chunk.valid())?;
-            if !chunk.invalid().is_empty() {
-                f.write_str("\u{fffd}")?;
-            }
-        }
-        Ok(())
+        EscapedName(self.as_bytes()).fmt(f)
     }
 }
 
@@ -163,7 +160,8 @@ mod tests {
         assert_eq!(a.as_bytes(), b"@name@with@nul");
         assert!(a.is_abstract());
         assert_eq!(a.to_string(), "@name@with@nul");
-        assert_eq!(UnixName::new(b"/p\xff").unwrap().to_string(), "/p\u{fffd}");
+        assert_eq!(UnixName::new(b"/p\xff").unwrap().to_string(), "/p\\xff");
+        assert_eq!(UnixName::new(b"/a\nb").unwrap().to_string(), "/a\\x0ab");
         assert_eq!(
             std::format!("{:?}", UnixName::new(b"/a\n").unwrap()),
             "UnixName(\"/a\\n\")"

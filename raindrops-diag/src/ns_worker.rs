@@ -7,10 +7,9 @@ use crate::listen_sockets::{ListenSocket, tcp_listen_sockets, unix_listen_socket
 use crate::netns::{NetNs, NsId, NsSkip, errno, io_errno};
 use crate::query::{TcpQuery, UnixQuery};
 use crate::{Diag, Error, QueryError};
-use raindrops_core::{Family, Listener};
+use raindrops_core::Listener;
 use rustix::fd::AsFd;
 use rustix::thread::LinkNameSpaceType;
-use std::net::SocketAddr;
 use std::string::String;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel};
@@ -179,7 +178,7 @@ impl Session {
         let mut scratch = Vec::new();
         let (sock, buf) = diag.parts();
         let unix_diag = match unix_listen_sockets(sock, buf, &mut scratch) {
-            Err(Error::Kernel(e)) => e != crate::error::Errno::NOENT,
+            Err(Error::Kernel(e)) => e != crate::errno::NOENT,
             _ => true,
         };
         scratch.clear();
@@ -198,13 +197,7 @@ impl Session {
                 .diag
                 .tcp_listener_stats_with::<&str>(&[], tcp)
                 .map_err(query_skip)?;
-            data.listeners
-                .extend(stats.into_iter().map(|(name, stats)| {
-                    let family = name
-                        .parse::<SocketAddr>()
-                        .map_or(Family::Tcp4, |a| Family::of_addr(&a));
-                    Listener::new(name, family, stats)
-                }));
+            data.listeners.extend(stats);
             if q.sockets {
                 let (sock, buf) = self.diag.parts();
                 tcp_listen_sockets(sock, buf, &mut data.sockets).map_err(NsSkip::Query)?;
@@ -212,17 +205,13 @@ impl Session {
         }
         if let Some(unix) = &q.unix {
             if !self.unix_diag && !self.main_thread_ns {
-                return Err(NsSkip::Query(Error::Kernel(crate::error::Errno::NOENT)));
+                return Err(NsSkip::Query(Error::Kernel(crate::errno::NOENT)));
             }
             let stats = self
                 .diag
                 .unix_listener_stats_with::<&str>(&[], unix)
                 .map_err(query_skip)?;
-            data.listeners.extend(
-                stats
-                    .into_iter()
-                    .map(|(name, stats)| Listener::new(name, Family::Unix, stats)),
-            );
+            data.listeners.extend(stats);
             if q.sockets && self.unix_diag {
                 let (sock, buf) = self.diag.parts();
                 self.scratch.clear();

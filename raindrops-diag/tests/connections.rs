@@ -1,9 +1,10 @@
-//! The per-connection dump and the socket hygiene rules of SPEC §2.
+//! The per-connection dump and the socket hygiene rules of
+//! docs/netlink.md.
 
 mod common;
 use common::*;
 use raindrops_diag::wire::tcp_state::{TcpState, TcpStates};
-use raindrops_diag::{ConnQuery, Diag, DiagSocket, Errno, Error};
+use raindrops_diag::{ConnQuery, Diag, DiagSocket, Error, errno};
 use std::collections::BTreeSet;
 use std::io::Write;
 
@@ -106,7 +107,7 @@ fn kernel_errors_carry_the_errno() {
     )
     .unwrap();
     let r = s.dump(&mut buf, len, |_| Ok(()));
-    assert!(matches!(r, Err(Error::Kernel(Errno(_)))), "{r:?}");
+    assert!(matches!(r, Err(Error::Kernel(_))), "{r:?}");
     // Refused filter bytecode: EINVAL.
     let bad_bc = [99u8, 4, 8, 0];
     let len = raindrops_diag::wire::request::inet_dump(
@@ -121,7 +122,7 @@ fn kernel_errors_carry_the_errno() {
     .unwrap();
     assert_eq!(
         s.dump(&mut buf, len, |_| Ok(())),
-        Err(Error::Kernel(Errno::INVAL))
+        Err(Error::Kernel(errno::INVAL))
     );
     // The socket still works afterwards.
     let mut d = Diag::new().unwrap();

@@ -1,4 +1,4 @@
-//! Beyond Ruby (SPEC §2, issue 9): accept-queue overflow drops and
+//! Beyond Ruby (docs/listener-stats.md): accept-queue overflow drops and
 //! half-open handshakes per listener, compared with `ss -ltm`.
 
 mod common;

@@ -1,12 +1,13 @@
-//! SPEC §2, TCP: every rule against real loopback sockets, with ground
-//! truth built here and the Ruby gem as the oracle.
+//! TCP listener stats (docs/listener-stats.md): every rule against real
+//! loopback sockets, with ground truth built here and the Ruby gem as the
+//! oracle.
 
 mod common;
 use common::*;
 use raindrops_core::AddrError;
 use raindrops_diag::{Diag, ListenStats, QueryError, TcpQuery};
 
-fn stats(d: &mut Diag, addrs: &[&str]) -> raindrops_diag::ListenerStats {
+fn stats(d: &mut Diag, addrs: &[&str]) -> raindrops_diag::Listeners {
     d.tcp_listener_stats(addrs).unwrap()
 }
 
@@ -256,7 +257,7 @@ fn bad_addresses_name_the_string_like_ruby_rejects_them() {
     }
     // Which strings the Ruby gem refuses (ArgumentError), compared with us.
     // Deliberate differences: Ruby's strtoul takes an empty port as 0 and a
-    // leading '+', which we refuse; SPEC §2 accepts an IPv6 scope id, which
+    // leading '+', which we refuse; we accept an IPv6 scope id, which
     // Ruby's inet_pton refuses.
     let cases = [
         ("127.0.0.1", false, false),
@@ -346,5 +347,28 @@ fn one_socket_serves_many_queries() {
                 .unwrap(),
         };
         assert_eq!(s.get(&addr).unwrap().queued, 1);
+    }
+}
+
+#[test]
+fn family_comes_from_the_listener_address() {
+    use raindrops_diag::Family;
+    let v4 = listen(sa("127.0.0.1:0"), 4, false);
+    let v6 = listen(sa("[::1]:0"), 4, false);
+    let dual = listen(sa("[::]:0"), 4, false);
+    let keys = [
+        v4.local_addr().unwrap().to_string(),
+        v6.local_addr().unwrap().to_string(),
+        format!("[::]:{}", port(&dual)),
+    ];
+    let want = [Family::Tcp4, Family::Tcp6, Family::Tcp6];
+    let mut d = Diag::new().unwrap();
+    let several = stats(&mut d, &[&keys[0], &keys[1], &keys[2]]);
+    let all = d.tcp_listener_stats_all().unwrap();
+    for (k, f) in keys.iter().zip(want) {
+        let one = stats(&mut d, &[k]);
+        for s in [&one, &several, &all] {
+            assert_eq!(s.listener(k).map(|l| l.family), Some(f), "{k}");
+        }
     }
 }

@@ -1,5 +1,6 @@
-//! SPEC §2, Unix sockets: paths, symlinks, abstract names, every
-//! listener, the /proc/net/unix fallback, and the Ruby gem as the oracle.
+//! Unix listener stats (docs/listener-stats.md): paths, symlinks, abstract
+//! names, every listener, the /proc/net/unix fallback, and the Ruby gem as
+//! the oracle.
 
 mod common;
 use common::ours;
@@ -100,6 +101,43 @@ fn queued_only_reports_the_backlog() {
     );
 }
 
+/// The accept queue of a Unix stream listener holds backlog + 1
+/// connections (the kernel calls it full only when its length exceeds the
+/// backlog), as docs/listener-stats.md says; the same holds for TCP
+/// (tests/drops.rs).
+#[test]
+fn queue_holds_backlog_plus_one() {
+    use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+    let dir = TempDir::new("backlog");
+    let p = dir.path("b.sock");
+    let l = UnixListener::bind(&p).unwrap();
+    rustix::net::listen(&l, 2).unwrap();
+    let to = SocketAddrUnix::new(p.as_str()).unwrap();
+    let mut clients = Vec::new();
+    for _ in 0..6 {
+        let fd = rustix::net::socket_with(
+            AddressFamily::UNIX,
+            SocketType::STREAM,
+            SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
+            None,
+        )
+        .unwrap();
+        if rustix::net::connect(&fd, &to).is_ok() {
+            clients.push(fd);
+        }
+    }
+    assert_eq!(clients.len(), 3, "backlog 2 admits 3");
+    let mut d = Diag::new().unwrap();
+    for (q, backlog) in [
+        (UnixQuery::queued_only(), Some(2)),
+        (UnixQuery::new(), None),
+    ] {
+        let s = d.unix_listener_stats_with(&[&p], &q).unwrap();
+        let v = s.get(&p).unwrap();
+        assert_eq!((v.queued, v.backlog), (3, backlog), "{q:?}");
+    }
+}
+
 #[test]
 fn symlinks_report_target_and_link() {
     let dir = TempDir::new("link");
@@ -158,6 +196,10 @@ fn abstract_names() {
     let key = format!("@{name}");
     let mut d = Diag::new().unwrap();
     let s = d.unix_listener_stats(&[&key]).unwrap();
+    assert_eq!(
+        s.listener(&key).unwrap().family,
+        raindrops_diag::Family::Unix
+    );
     assert_eq!(
         (s.get(&key).unwrap().active, s.get(&key).unwrap().queued),
         (1, 1)
@@ -220,4 +262,30 @@ fn proc_fallback_agrees_with_unix_diag() {
     assert_eq!(ours(&net), ours(&proc_));
     let all_proc = d.unix_listener_stats_proc::<&str>(&[]).unwrap();
     assert_eq!(all_proc.get(&p).map(|s| (s.active, s.queued)), Some((2, 3)));
+}
+
+/// Names are shown in display form: a name with a newline, a backslash
+/// and a byte that is not UTF-8 cannot forge an output line, and the
+/// family is Unix.
+#[test]
+fn names_are_escaped_for_display() {
+    let raw = format!(
+        "rd-diag-esc-{}\n127.0.0.1:80 \\ \u{202e}",
+        std::process::id()
+    );
+    let mut bytes = raw.into_bytes();
+    bytes.push(0xff);
+    let addr = SocketAddr::from_abstract_name(&bytes).unwrap();
+    let _l = UnixListener::bind_addr(&addr).unwrap();
+    let _c = UnixStream::connect_addr(&addr).unwrap();
+    let shown = format!("@{}", raindrops_core::EscapedName(&bytes));
+    assert!(!shown.contains('\n') && shown.contains("\\x0a") && shown.contains("\\xff"));
+    let mut d = Diag::new().unwrap();
+    let all = d.unix_listener_stats_all().unwrap();
+    let l = all.listener(&shown).expect("listed under its display form");
+    assert_eq!(
+        (l.family, l.stats.queued),
+        (raindrops_diag::Family::Unix, 1)
+    );
+    assert!(all.names().all(|n| !n.contains('\n')));
 }

@@ -9,22 +9,28 @@ use std::fmt::Write as _;
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use raindrops_core::ListenStats;
+use raindrops_core::{Family, ListenStats, Listener};
 use raindrops_http::{
     Snapshot, render_json, render_middleware_text, render_openmetrics, render_prometheus,
 };
 
-type Table = Vec<(String, ListenStats)>;
+type Table = Vec<Listener<String>>;
 
-fn listeners() -> (Table, Table) {
+/// 100 listeners: TCP ones first, then Unix ones.
+fn listeners() -> Table {
     let mut tcp = Vec::new();
     let mut unix = Vec::new();
     for i in 0..100u32 {
         if i % 4 == 3 {
-            unix.push((format!("/run/app/worker-{i}.sock"), ListenStats::new(i, 1)));
+            unix.push(Listener::new(
+                format!("/run/app/worker-{i}.sock"),
+                Family::Unix,
+                ListenStats::new(i, 1),
+            ));
         } else {
-            tcp.push((
+            tcp.push(Listener::new(
                 format!("10.0.{}.{}:{}", i / 7, i % 250, 8000 + i),
+                Family::Tcp4,
                 ListenStats::new(i, i % 9)
                     .with_backlog(1024)
                     .with_drops(u64::from(i) * 1000)
@@ -32,20 +38,22 @@ fn listeners() -> (Table, Table) {
             ));
         }
     }
-    (tcp, unix)
+    tcp.extend(unix);
+    tcp
 }
 
 /// The baseline: a fresh `String` per page, `format!` per line, escaping
 /// with `replace` (allocating), as straightforward code would.
-fn naive_middleware(calling: usize, writing: usize, all: &[&(String, ListenStats)]) -> String {
+fn naive_middleware(calling: usize, writing: usize, all: &[Listener<String>]) -> String {
     let mut body = format!("calling: {calling}\nwriting: {writing}\n");
-    for (addr, s) in all {
+    for l in all {
+        let (addr, s) = (&l.name, &l.stats);
         body += &format!("{addr} active: {}\n{addr} queued: {}\n", s.active, s.queued);
     }
     body
 }
 
-fn naive_prometheus(calling: usize, writing: usize, all: &[&(String, ListenStats)]) -> String {
+fn naive_prometheus(calling: usize, writing: usize, all: &[Listener<String>]) -> String {
     let esc = |s: &str| {
         s.replace('\\', "\\\\")
             .replace('"', "\\\"")
@@ -76,9 +84,9 @@ fn naive_prometheus(calling: usize, writing: usize, all: &[&(String, ListenStats
     ];
     for (name, kind, pick) in fams {
         out += &format!("# HELP {name} Help.\n# TYPE {name} {kind}\n");
-        for (addr, s) in all {
-            if let Some(v) = pick(s) {
-                out += &format!("{name}{{listener=\"{}\"}} {v}\n", esc(addr));
+        for l in all {
+            if let Some(v) = pick(&l.stats) {
+                out += &format!("{name}{{listener=\"{}\"}} {v}\n", esc(&l.name));
             }
         }
     }
@@ -86,15 +94,13 @@ fn naive_prometheus(calling: usize, writing: usize, all: &[&(String, ListenStats
 }
 
 fn bench(c: &mut Criterion) {
-    let (tcp, unix) = listeners();
+    let all = listeners();
     let source = Snapshot {
         calling: Some(3),
         writing: Some(1),
-        tcp: &tcp,
-        unix: &unix,
+        listeners: &all,
         ..Snapshot::new()
     };
-    let all: Vec<&(String, ListenStats)> = tcp.iter().chain(&unix).collect();
     let mut buf = String::with_capacity(64 * 1024);
     let mut g = c.benchmark_group("render_100_listeners");
     g.bench_function("middleware_text/ours_reused_buffer", |b| {

@@ -17,7 +17,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
-use raindrops_core::ListenStats;
+use raindrops_core::{Family, ListenStats, Listener};
 use raindrops_http::tower::RaindropsLayer;
 use raindrops_http::{ListenerVisitor, MiddlewareStats, SourceError, StatsSource};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -25,7 +25,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tower_layer::Layer;
 
 /// The listeners to show, as of the last refresh.
-struct Listeners(Vec<(String, ListenStats)>);
+struct Listeners(Vec<Listener<String>>);
 
 impl StatsSource for Listeners {
     fn refresh(&mut self) -> Result<(), SourceError> {
@@ -33,9 +33,9 @@ impl StatsSource for Listeners {
         Ok(())
     }
 
-    fn tcp_listeners(&self, visit: &mut ListenerVisitor<'_>) -> ControlFlow<()> {
-        for (name, stats) in &self.0 {
-            visit(name, stats)?;
+    fn listeners(&self, visit: &mut ListenerVisitor<'_>) -> ControlFlow<()> {
+        for l in &self.0 {
+            visit(&l.as_ref())?;
         }
         ControlFlow::Continue(())
     }
@@ -82,8 +82,9 @@ async fn main() {
 
     // A source owning its listener table; `refresh` is where a server
     // queries raindrops-diag (fixed numbers here).
-    let source = Arc::new(Mutex::new(Listeners(vec![(
+    let source = Arc::new(Mutex::new(Listeners(vec![Listener::new(
         addr.to_string(),
+        Family::of_addr(&addr),
         ListenStats::new(1, 0).with_backlog(1024).with_drops(0),
     )])));
 

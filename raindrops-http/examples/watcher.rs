@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use raindrops_core::ListenStats;
+use raindrops_core::{Family, ListenStats, Listener};
 use raindrops_http::{Body, Request, Router, Timestamp, WatcherState};
 
 fn main() {
@@ -18,11 +18,12 @@ fn main() {
         state.record(
             now,
             [
-                (
+                Listener::new(
                     "0.0.0.0:8080",
+                    Family::Tcp4,
                     ListenStats::new(10 + i % 4, (i * 7) % 13).with_drops(u64::from(i / 5)),
                 ),
-                ("/run/app.sock", ListenStats::new(2, i % 2)),
+                Listener::new("/run/app.sock", Family::Unix, ListenStats::new(2, i % 2)),
             ],
         );
     }

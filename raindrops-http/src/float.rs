@@ -5,8 +5,6 @@ use core::fmt::{self, Write};
 
 use raindrops_core::Aggregate;
 
-use crate::text::InlineStr;
-
 /// Formats an `f64` exactly as Ruby's `Float#to_s`: the shortest digits that
 /// read back to the same value (as Rust's `{}`), written `100.0` (never
 /// `100`) for decimal exponents from -4 to 15 and `1.0e+16`, `1.5e-05`
@@ -45,11 +43,11 @@ pub(crate) fn write_ruby_float<W: fmt::Write + ?Sized>(w: &mut W, x: f64) -> fmt
     }
     // Rust's `{:e}` gives the same shortest round-trip digits as Ruby's
     // dtoa mode 0: "d.ddde-N" or "de N".
-    let mut sci = InlineStr::<40>::new();
+    let mut sci = heapless::String::<40>::new();
     write!(sci, "{x:e}")?;
     let (mant, exp) = sci.split_once('e').ok_or(fmt::Error)?;
     let exp: i32 = exp.parse().map_err(|_| fmt::Error)?;
-    let mut digits = InlineStr::<24>::new();
+    let mut digits = heapless::String::<24>::new();
     for part in mant.split('.') {
         digits.write_str(part)?;
     }

@@ -3,8 +3,9 @@
 use core::fmt;
 use core::ops::ControlFlow;
 
-use raindrops_core::{Aggregate, ListenStats};
+use raindrops_core::Aggregate;
 
+use crate::fields::{LISTENER_FIELDS, Value};
 use crate::source::{StatsSource, each_listener};
 use crate::text;
 
@@ -23,10 +24,15 @@ pub const JSON_CONTENT_TYPE: &str = "application/json";
 ///                 "outliers_low":1,"buckets":[{"low":1,"count":1},{"low":4,"count":1}]}]}
 /// ```
 ///
-/// Unknown numbers (`calling` not counted, a Unix listener's `drops`, the
-/// standard deviation of fewer than two samples) are `null`; the buckets
-/// are the non-empty power-of-two buckets, `low` being `2^k`. Strings are
-/// escaped. Allocates nothing.
+/// Each listener object has one member per row of
+/// [`LISTENER_FIELDS`](crate::LISTENER_FIELDS), in its order. Unknown
+/// numbers (`calling` not counted, a Unix listener's `drops`, a field the
+/// source did not measure, the standard deviation of fewer than two
+/// samples) are `null`; the buckets are the non-empty power-of-two
+/// buckets, `low` being `2^k`. Strings are escaped; a listener's
+/// `address` is its display form (a Unix socket name with bytes that are
+/// not printable UTF-8 escaped as `\\xHH`, reversibly: see
+/// [`raindrops_core::EscapedName`]). Allocates nothing.
 pub fn render_json<S, W>(source: &S, w: &mut W) -> fmt::Result
 where
     S: StatsSource + ?Sized,
@@ -37,34 +43,35 @@ where
     w.write_str(",\"writing\":")?;
     opt(w, source.writing().map(|v| v as u64))?;
     w.write_str(",\"listeners\":[")?;
+    let measured = source.measured();
     let mut first = true;
-    let mut one = |w: &mut W, name: &str, s: &ListenStats, kind: &str| -> fmt::Result {
-        if !core::mem::take(&mut first) {
-            w.write_char(',')?;
-        }
-        w.write_str("{\"address\":")?;
-        string(w, name)?;
-        write!(
-            w,
-            ",\"type\":\"{kind}\",\"active\":{},\"queued\":{},\"backlog\":",
-            s.active, s.queued
-        )?;
-        opt(w, s.backlog.map(u64::from))?;
-        w.write_str(",\"drops\":")?;
-        opt(w, s.drops)?;
-        w.write_str(",\"syn_recv\":")?;
-        opt(w, s.syn_recv.map(u64::from))?;
-        w.write_char('}')
-    };
-    // `each_listener` visits TCP then Unix; tell them apart by the name as
-    // the Ruby gem does (a Unix path starts with `/`, `@` is abstract).
-    each_listener(source, |name, s| {
-        let kind = if raindrops_core::is_unix_name(name) {
-            "unix"
+    each_listener(source, |l| {
+        w.write_str(if core::mem::take(&mut first) {
+            "{"
         } else {
-            "tcp"
-        };
-        one(w, name, s, kind)
+            ",{"
+        })?;
+        for (i, field) in LISTENER_FIELDS.iter().enumerate() {
+            if i > 0 {
+                w.write_char(',')?;
+            }
+            string(w, field.key)?;
+            w.write_char(':')?;
+            match field.get(i, measured, l) {
+                Value::Int(v) => write!(w, "{v}")?,
+                Value::Str(s) => {
+                    // Identity on display names; see docs/escaping.md.
+                    w.write_char('"')?;
+                    fmt::Write::write_fmt(
+                        &mut JsonEscaper(&mut *w),
+                        format_args!("{}", raindrops_core::SafeText(s)),
+                    )?;
+                    w.write_char('"')?;
+                }
+                Value::Unknown => w.write_str("null")?,
+            }
+        }
+        w.write_char('}')
     })?;
     w.write_str("],\"metrics\":[")?;
     let mut res = Ok(());
@@ -158,6 +165,16 @@ fn labels<W: fmt::Write + ?Sized>(w: &mut W, labels: &[(&str, &str)]) -> fmt::Re
     w.write_char('}')
 }
 
+/// A writer adapter that escapes everything written through it for the
+/// inside of a JSON string.
+struct JsonEscaper<'w, W: ?Sized>(&'w mut W);
+
+impl<W: fmt::Write + ?Sized> fmt::Write for JsonEscaper<'_, W> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        text::json_string(self.0, s)
+    }
+}
+
 fn string<W: fmt::Write + ?Sized>(w: &mut W, s: &str) -> fmt::Result {
     w.write_char('"')?;
     text::json_string(w, s)?;
@@ -184,15 +201,19 @@ fn float<W: fmt::Write + ?Sized>(w: &mut W, v: Option<f64>) -> fmt::Result {
 mod tests {
     use super::*;
     use crate::{Histogram, Metric, MetricKind, Snapshot};
+    use raindrops_core::{Family, ListenStats, Listener};
     use std::string::String;
 
     #[test]
     fn shape() {
-        let tcp = [(
-            "127.0.0.1:80",
-            ListenStats::new(1, 2).with_backlog(128).with_drops(3),
-        )];
-        let unix = [("/tmp/\"s\"", ListenStats::new(0, 0))];
+        let listeners = [
+            Listener::new(
+                "127.0.0.1:80",
+                Family::Tcp4,
+                ListenStats::new(1, 2).with_backlog(128).with_drops(3),
+            ),
+            Listener::new("/tmp/\"s\"", Family::Unix, ListenStats::new(0, 0)),
+        ];
         let agg: Aggregate = [0u64, 4, 1].into_iter().collect();
         let metrics = [Metric {
             labels: &[("k", "v")],
@@ -206,20 +227,26 @@ mod tests {
         }];
         let snap = Snapshot {
             calling: Some(1),
-            tcp: &tcp,
-            unix: &unix,
+            listeners: &listeners,
             metrics: &metrics,
             histograms: &hist,
             ..Snapshot::new()
         };
         let mut s = String::new();
         render_json(&snap, &mut s).unwrap();
+        // The members of each listener object are the field table's (see
+        // the tests in fields.rs); here, the document around them.
+        let (head, rest) = s.split_once("\"listeners\":[").unwrap();
+        assert_eq!(head, "{\"calling\":1,\"writing\":null,");
+        let (objects, tail) = rest.split_once("],\"metrics\"").unwrap();
+        assert_eq!(objects.matches("{\"address\":").count(), 2, "{objects}");
+        assert!(
+            objects.contains("\"address\":\"/tmp/\\\"s\\\"\""),
+            "{objects}"
+        );
         assert_eq!(
-            s,
-            "{\"calling\":1,\"writing\":null,\"listeners\":[\
-             {\"address\":\"127.0.0.1:80\",\"type\":\"tcp\",\"active\":1,\"queued\":2,\"backlog\":128,\"drops\":3,\"syn_recv\":null},\
-             {\"address\":\"/tmp/\\\"s\\\"\",\"type\":\"unix\",\"active\":0,\"queued\":0,\"backlog\":null,\"drops\":null,\"syn_recv\":null}],\
-             \"metrics\":[{\"name\":\"jobs\",\"help\":\"Jobs done.\",\"type\":\"counter\",\"labels\":{\"k\":\"v\"},\"value\":5}],\
+            tail,
+            ":[{\"name\":\"jobs\",\"help\":\"Jobs done.\",\"type\":\"counter\",\"labels\":{\"k\":\"v\"},\"value\":5}],\
              \"histograms\":[{\"name\":\"h\",\"help\":\"x\",\"labels\":{},\"count\":3,\"min\":0,\"max\":4,\"sum\":5,\
              \"mean\":1.6666666666666667,\"std_dev\":2.0816659994661326,\"outliers_low\":1,\
              \"buckets\":[{\"low\":1,\"count\":1},{\"low\":4,\"count\":1}]}]}\n"

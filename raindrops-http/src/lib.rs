@@ -8,6 +8,7 @@ extern crate alloc;
 #[cfg(any(test, feature = "std"))]
 extern crate std;
 
+mod fields;
 mod float;
 mod histogram_text;
 mod json;
@@ -16,6 +17,7 @@ mod middleware;
 mod response;
 mod router;
 mod source;
+mod table;
 mod text;
 mod time;
 #[cfg(feature = "tower")]
@@ -24,6 +26,9 @@ mod watcher;
 #[cfg(feature = "alloc")]
 mod watcher_state;
 
+pub use fields::{
+    Column, Exposition, FieldSet, LISTENER_FIELDS, ListenerField, Value, field_index,
+};
 pub use float::{RubyFloat, ruby_mean, ruby_std_dev};
 pub use histogram_text::HistogramText;
 pub use json::{JSON_CONTENT_TYPE, render_json};
@@ -40,7 +45,8 @@ pub use router::{Request, Router};
 pub use source::{
     Histogram, ListenerVisitor, Metric, MetricKind, Snapshot, SourceError, StatsSource,
 };
-pub use text::{InlineStr, JsonString};
+pub use table::render_table;
+pub use text::JsonString;
 pub use time::{HttpDate, Iso8601, Timestamp};
 pub use watcher::{
     MAX_ADDR_LEN, SUMMARY_HEADERS, Summary, Tail, Watcher, Which, render_index,

@@ -3,8 +3,9 @@
 use core::fmt;
 use core::ops::ControlFlow;
 
-use raindrops_core::{Aggregate, ListenStats};
+use raindrops_core::{Aggregate, Listener, SafeText};
 
+use crate::fields::{Exposition, FieldSet, LISTENER_FIELDS, Value};
 use crate::source::{Histogram, Metric, MetricKind, StatsSource, any_listener, each_listener};
 use crate::text;
 
@@ -25,11 +26,12 @@ enum Flavor {
 ///
 /// Families, each with `# HELP` and `# TYPE`:
 /// - `raindrops_calling`, `raindrops_writing` (gauges, when known);
-/// - `raindrops_listener_active`, `raindrops_listener_queued`, and where
-///   any listener knows them `raindrops_listener_backlog`,
-///   `raindrops_listener_syn_recv` (gauges) and
-///   `raindrops_listener_drops_total` (a counter), each sample with a
-///   `listener` label (TCP listeners first, then Unix ones);
+/// - one family per metric row of [`LISTENER_FIELDS`] that any listener
+///   knows: `raindrops_listener_active`, `raindrops_listener_queued`,
+///   `raindrops_listener_backlog`, `raindrops_listener_syn_recv` (gauges)
+///   and `raindrops_listener_drops_total` (a counter), each sample with
+///   the label rows of the table (`listener`, ...) that any listener
+///   knows, in the source's order;
 /// - the source's [`Metric`]s (counters get a `_total` suffix) and
 ///   [`Histogram`]s: the power-of-two buckets of an [`Aggregate`] become
 ///   cumulative buckets `le="0"`, `le="1"`, `le="3"`, `le="7"`, ...
@@ -92,7 +94,10 @@ fn labels<W: fmt::Write + ?Sized>(w: &mut W, labels: &[(&str, &str)]) -> fmt::Re
         w.write_str(if i == 0 { "{" } else { "," })?;
         text::name(w, k, false)?;
         w.write_str("=\"")?;
-        text::label_value(w, v)?;
+        fmt::Write::write_fmt(
+            &mut text::LabelEscaper(&mut *w),
+            format_args!("{}", SafeText(v)),
+        )?;
         w.write_char('"')?;
     }
     Ok(())
@@ -105,46 +110,6 @@ fn close_labels<W: fmt::Write + ?Sized>(w: &mut W, labels: &[(&str, &str)]) -> f
         w.write_char('}')
     }
 }
-
-struct ListenerFamily {
-    base: &'static str,
-    kind: &'static str,
-    help: &'static str,
-    value: fn(&ListenStats) -> Option<u64>,
-}
-
-const LISTENER_FAMILIES: [ListenerFamily; 5] = [
-    ListenerFamily {
-        base: "raindrops_listener_active",
-        kind: "gauge",
-        help: "Connections accepted by the application and still established.",
-        value: |s| Some(u64::from(s.active)),
-    },
-    ListenerFamily {
-        base: "raindrops_listener_queued",
-        kind: "gauge",
-        help: "Connections waiting in the accept queue.",
-        value: |s| Some(u64::from(s.queued)),
-    },
-    ListenerFamily {
-        base: "raindrops_listener_backlog",
-        kind: "gauge",
-        help: "Accept queue limit of the listener (listen backlog as capped by the kernel).",
-        value: |s| s.backlog.map(u64::from),
-    },
-    ListenerFamily {
-        base: "raindrops_listener_syn_recv",
-        kind: "gauge",
-        help: "Half-open handshakes waiting for the client's final ACK.",
-        value: |s| s.syn_recv.map(u64::from),
-    },
-    ListenerFamily {
-        base: "raindrops_listener_drops",
-        kind: "counter",
-        help: "Connections the kernel dropped at this listener: a full accept queue, and with TCP_DEFER_ACCEPT each handshake ACK without data.",
-        value: |s| s.drops,
-    },
-];
 
 fn render<S, W>(source: &S, w: &mut W, flavor: Flavor) -> fmt::Result
 where
@@ -168,23 +133,83 @@ where
             writeln!(w, "{name} {v}")?;
         }
     }
-    for fam in &LISTENER_FAMILIES {
-        if !any_listener(source, |s| (fam.value)(s).is_some()) {
+    let measured = source.measured();
+    let labels = label_rows(source, measured);
+    for (i, field) in LISTENER_FIELDS.iter().enumerate() {
+        let (base, kind, help) = match field.exposition {
+            Exposition::Gauge { name, help } => (name, "gauge", help),
+            Exposition::Counter { name, help } => (name, "counter", help),
+            Exposition::None | Exposition::Label(_) => continue,
+        };
+        if !any_listener(source, |l| field.get(i, measured, l).is_known()) {
             continue;
         }
-        header(w, flavor, fam.base, fam.kind, fam.help)?;
-        let suffix = if fam.kind == "counter" { "_total" } else { "" };
-        each_listener(source, |name, stats| match (fam.value)(stats) {
-            Some(v) => {
-                write!(w, "{}{suffix}{{listener=\"", fam.base)?;
-                text::label_value(w, name)?;
-                writeln!(w, "\"}} {v}")
-            }
-            None => Ok(()),
+        header(w, flavor, base, kind, help)?;
+        let suffix = if kind == "counter" { "_total" } else { "" };
+        each_listener(source, |l| {
+            let Value::Int(v) = field.get(i, measured, l) else {
+                return Ok(());
+            };
+            w.write_str(base)?;
+            w.write_str(suffix)?;
+            listener_labels(w, labels, measured, l)?;
+            writeln!(w, " {v}")
         })?;
     }
     metrics(source, w, flavor)?;
     histograms(source, w, flavor)
+}
+
+/// The rows of [`LISTENER_FIELDS`] exported as labels that any listener
+/// knows (a label is on every sample of a family or on none).
+fn label_rows<S: StatsSource + ?Sized>(source: &S, measured: FieldSet) -> u64 {
+    let mut rows = 0u64;
+    for (i, field) in LISTENER_FIELDS.iter().enumerate() {
+        if matches!(field.exposition, Exposition::Label(_))
+            && any_listener(source, |l| field.get(i, measured, l).is_known())
+        {
+            rows |= 1 << i;
+        }
+    }
+    rows
+}
+
+/// Writes `{listener="...",...}` for `l`: the label rows in `rows`, an
+/// unknown value as the empty string (which Prometheus reads as absent).
+fn listener_labels<W: fmt::Write + ?Sized>(
+    w: &mut W,
+    rows: u64,
+    measured: FieldSet,
+    l: &Listener<&str>,
+) -> fmt::Result {
+    let mut sep = '{';
+    for (i, field) in LISTENER_FIELDS.iter().enumerate() {
+        let Exposition::Label(name) = field.exposition else {
+            continue;
+        };
+        if rows & (1 << i) == 0 {
+            continue;
+        }
+        w.write_char(sep)?;
+        sep = ',';
+        w.write_str(name)?;
+        w.write_str("=\"")?;
+        match field.get(i, measured, l) {
+            // A display name passes SafeText unchanged; a name from a
+            // source that did not escape it cannot put a raw control
+            // character into the scrape.
+            Value::Str(s) => {
+                fmt::Write::write_fmt(&mut text::LabelEscaper(w), format_args!("{}", SafeText(s)))?
+            }
+            Value::Int(v) => write!(w, "{v}")?,
+            Value::Unknown => {}
+        }
+        w.write_char('"')?;
+    }
+    if sep == ',' {
+        w.write_char('}')?;
+    }
+    Ok(())
 }
 
 /// `name` without a trailing `_total`.

@@ -3,7 +3,7 @@
 
 use core::fmt;
 
-use raindrops_core::{Counter, GaugeGuard, Sharded};
+use raindrops_core::{Counter, GaugeGuard, SafeText, Sharded};
 
 use crate::source::{StatsSource, each_listener};
 
@@ -23,7 +23,9 @@ pub const MIDDLEWARE_CONTENT_TYPE: &str = "text/plain";
 /// ```
 ///
 /// TCP listeners first, then Unix ones, each in the source's order; an
-/// unknown `calling`/`writing` shows 0. The text has only these lines
+/// unknown `calling`/`writing` shows 0. Names are shown through
+/// [`SafeText`], so no listener name can add a line (the Ruby gem prints
+/// them raw). The text has only these lines
 /// (backlog, drops and the other numbers beyond Ruby's are in the metrics
 /// and JSON). Allocates nothing; fails only if `w` does.
 pub fn render_middleware_text<S, W>(source: &S, w: &mut W) -> fmt::Result
@@ -45,25 +47,36 @@ where
 /// each Unix listener. Allocates nothing; fails only if `w` does.
 ///
 /// ```
-/// use raindrops_core::ListenStats;
+/// use raindrops_core::{Family, ListenStats, Listener};
 /// use raindrops_http::{render_middleware_listeners, Snapshot};
-/// let unix = [("/tmp/sock", ListenStats::new(0, 2))];
+/// let listeners = [
+///     Listener::new("/tmp/sock", Family::Unix, ListenStats::new(0, 2)),
+///     Listener::new("[::1]:80", Family::Tcp6, ListenStats::new(1, 0)),
+/// ];
 /// let mut out = String::new();
-/// render_middleware_listeners(&Snapshot { unix: &unix, ..Snapshot::new() }, &mut out).unwrap();
-/// assert_eq!(out, "/tmp/sock active: 0\n/tmp/sock queued: 2\n");
+/// render_middleware_listeners(&Snapshot { listeners: &listeners, ..Snapshot::new() }, &mut out)
+///     .unwrap();
+/// assert_eq!(out, "[::1]:80 active: 1\n[::1]:80 queued: 0\n/tmp/sock active: 0\n/tmp/sock queued: 2\n");
 /// ```
 pub fn render_middleware_listeners<S, W>(source: &S, w: &mut W) -> fmt::Result
 where
     S: StatsSource + ?Sized,
     W: fmt::Write + ?Sized,
 {
-    each_listener(source, |name, stats| {
-        write!(
-            w,
-            "{name} active: {}\n{name} queued: {}\n",
-            stats.active, stats.queued
-        )
-    })
+    for tcp in [true, false] {
+        each_listener(source, |l| {
+            if l.family.is_tcp() != tcp {
+                return Ok(());
+            }
+            let name = SafeText(l.name);
+            write!(
+                w,
+                "{name} active: {}\n{name} queued: {}\n",
+                l.stats.active, l.stats.queued
+            )
+        })?;
+    }
+    Ok(())
 }
 
 raindrops_core::named_counters! {
@@ -193,21 +206,24 @@ impl Writing<'_> {
 mod tests {
     use super::*;
     use crate::Snapshot;
-    use raindrops_core::{CounterArray, Counters, ListenStats};
+    use raindrops_core::{CounterArray, Counters, Family, ListenStats, Listener};
     use std::string::String;
 
     #[test]
     fn text_body() {
-        let tcp = [
-            ("0.0.0.0:80", ListenStats::new(1, 0).with_drops(5)),
-            ("[::1]:8080", ListenStats::new(2, 2)),
+        let listeners = [
+            Listener::new("/tmp/sock", Family::Unix, ListenStats::new(0, 7)),
+            Listener::new(
+                "0.0.0.0:80",
+                Family::Tcp4,
+                ListenStats::new(1, 0).with_drops(5),
+            ),
+            Listener::new("[::1]:8080", Family::Tcp6, ListenStats::new(2, 2)),
         ];
-        let unix = [("/tmp/sock", ListenStats::new(0, 7))];
         let snap = Snapshot {
             calling: Some(3),
             writing: Some(usize::MAX),
-            tcp: &tcp,
-            unix: &unix,
+            listeners: &listeners,
             ..Snapshot::new()
         };
         let mut s = String::new();
@@ -222,6 +238,22 @@ mod tests {
         let mut empty = String::new();
         render_middleware_text(&Snapshot::<&str>::new(), &mut empty).unwrap();
         assert_eq!(empty, "calling: 0\nwriting: 0\n");
+        // A name of unknown origin cannot add a line.
+        let forged = [Listener::new(
+            "@evil\n127.0.0.1:80 active: 999",
+            Family::Unix,
+            ListenStats::new(0, 0),
+        )];
+        let mut s = String::new();
+        render_middleware_listeners(
+            &Snapshot {
+                listeners: &forged,
+                ..Snapshot::new()
+            },
+            &mut s,
+        )
+        .unwrap();
+        assert_eq!(s.lines().count(), 2, "{s}");
     }
 
     #[test]

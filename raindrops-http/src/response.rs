@@ -2,16 +2,15 @@
 
 use core::fmt;
 
-use crate::text::InlineStr;
 use crate::watcher::Tail;
 
 /// Room for a formatted header value: an HTTP-date is 29 bytes, a Ruby
 /// float at most 24, a `u64` 20.
-pub type HeaderText = InlineStr<48>;
+pub type HeaderText = heapless::String<48>;
 
 /// A header value: a constant, a string borrowed from the request, or a
 /// short formatted one stored inline.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum HeaderValue<'a> {
     /// A constant such as a content type.
     Static(&'static str),
@@ -49,7 +48,7 @@ impl fmt::Display for HeaderValue<'_> {
 }
 
 /// One header field.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Header<'a> {
     /// The field name, as Ruby spells it (`Content-Type`, `X-Std-Dev`).
     pub name: &'static str,
@@ -62,30 +61,22 @@ pub struct Header<'a> {
 pub const MAX_HEADERS: usize = 16;
 
 /// The headers of an answer, in order, in a fixed-capacity list.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Headers<'a> {
-    items: [Header<'a>; MAX_HEADERS],
-    len: usize,
+    items: heapless::Vec<Header<'a>, MAX_HEADERS>,
 }
 
 impl<'a> Headers<'a> {
     pub(crate) const fn new() -> Self {
         Headers {
-            items: [Header {
-                name: "",
-                value: HeaderValue::Static(""),
-            }; MAX_HEADERS],
-            len: 0,
+            items: heapless::Vec::new(),
         }
     }
 
     /// Appends a header; the callers in this crate never exceed the
     /// capacity, and one beyond it would be dropped rather than panic.
     pub(crate) fn push(&mut self, name: &'static str, value: HeaderValue<'a>) {
-        if let Some(slot) = self.items.get_mut(self.len) {
-            *slot = Header { name, value };
-            self.len += 1;
-        }
+        let _ = self.items.push(Header { name, value });
     }
 
     /// The value of the first header called `name` (ASCII case-insensitive).
@@ -97,17 +88,17 @@ impl<'a> Headers<'a> {
 
     /// The headers in order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = &Header<'a>> + '_ {
-        self.items[..self.len].iter()
+        self.items.iter()
     }
 
     /// The number of headers.
-    pub const fn len(&self) -> usize {
-        self.len
+    pub fn len(&self) -> usize {
+        self.items.len()
     }
 
     /// Whether there are none.
-    pub const fn is_empty(&self) -> bool {
-        self.len == 0
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
     }
 }
 
@@ -119,6 +110,10 @@ impl Default for Headers<'_> {
 
 /// What follows the headers.
 #[derive(Clone, Debug, PartialEq, Eq)]
+// A `Tail` owns its address (the display form of any Unix name fits in
+// MAX_ADDR_LEN bytes) so that a streaming body can keep it without an
+// allocator; one `Body` per request is moved, never stored in bulk.
+#[allow(clippy::large_enum_variant)]
 pub enum Body {
     /// No body: a `HEAD` answer (its `Content-Length` is the `GET` body's).
     Empty,

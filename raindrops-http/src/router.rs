@@ -8,7 +8,7 @@ use raindrops_core::{is_unix_name, parse_tcp_addr};
 use crate::metrics::Format;
 use crate::response::{Body, HeaderValue, Headers, Response};
 use crate::source::StatsSource;
-use crate::text::{self, Counting, InlineStr, Sink};
+use crate::text::{self, Counting, Sink};
 use crate::time::Timestamp;
 use crate::watcher::{
     MAX_ADDR_LEN, Tail, Which, last_data_recv_headers, render_index, render_summary_html,
@@ -94,10 +94,10 @@ impl<'a> Request<'a> {
 /// gets the headers of `GET`, `Content-Length` included, and no body.
 ///
 /// ```
-/// use raindrops_core::ListenStats;
+/// use raindrops_core::{Family, ListenStats, Listener};
 /// use raindrops_http::{Body, Request, Router, Snapshot};
-/// let tcp = [("0.0.0.0:80", ListenStats::new(2, 1))];
-/// let mut source = Snapshot { tcp: &tcp, ..Snapshot::new() };
+/// let listeners = [Listener::new("0.0.0.0:80", Family::Tcp4, ListenStats::new(2, 1))];
+/// let mut source = Snapshot { listeners: &listeners, ..Snapshot::new() };
 /// let mut body = String::new();
 /// let res = Router::new()
 ///     .handle(&Request::new("GET", "/_raindrops"), &mut source, &mut body)
@@ -436,14 +436,14 @@ impl fmt::Display for BadRequest {
 /// Decodes and checks a listener address from a path: a Unix name as is,
 /// a TCP address in its canonical form (`[fe80::1%eth0]:080` becomes
 /// `[fe80::1]:80`, the form the listener tables use).
-fn decode_addr(encoded: &str) -> Result<InlineStr<MAX_ADDR_LEN>, BadRequest> {
+fn decode_addr(encoded: &str) -> Result<heapless::String<MAX_ADDR_LEN>, BadRequest> {
     let mut buf = [0u8; MAX_ADDR_LEN];
     let s = text::form_decode(encoded, &mut buf).map_err(BadRequest::Encoding)?;
     if is_unix_name(s) {
-        return InlineStr::copy_of(s).ok_or(BadRequest::AddrTooLong);
+        return heapless::String::try_from(s).map_err(|_| BadRequest::AddrTooLong);
     }
     let sa = parse_tcp_addr(s).map_err(BadRequest::Addr)?;
-    let mut out = InlineStr::new();
+    let mut out = heapless::String::new();
     fmt::Write::write_fmt(&mut out, format_args!("{sa}")).map_err(|_| BadRequest::AddrTooLong)?;
     Ok(out)
 }
@@ -561,7 +561,7 @@ mod tests {
         assert!(matches!(decode_addr("nope"), Err(BadRequest::Addr(_))));
         assert!(matches!(decode_addr("%zz"), Err(BadRequest::Encoding(_))));
         assert!(matches!(
-            decode_addr(&"%2F".repeat(200)),
+            decode_addr(&"%2F".repeat(MAX_ADDR_LEN + 1)),
             Err(BadRequest::Encoding(text::DecodeError::TooLong))
         ));
     }

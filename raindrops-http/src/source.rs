@@ -4,8 +4,9 @@
 use core::fmt;
 use core::ops::ControlFlow;
 
-use raindrops_core::{Aggregate, ListenStats};
+use raindrops_core::{Aggregate, Errno, Listener};
 
+use crate::fields::FieldSet;
 use crate::watcher::Watcher;
 
 /// The numbers the endpoints show, supplied by the caller.
@@ -42,16 +43,18 @@ pub trait StatsSource {
         None
     }
 
-    /// Visits each TCP listener as `(address, stats)`, in the order to show.
-    fn tcp_listeners(&self, visit: &mut ListenerVisitor<'_>) -> ControlFlow<()> {
+    /// Visits each listener, in the order to show: TCP listeners first,
+    /// then Unix ones (the order of Ruby's middleware and script).
+    fn listeners(&self, visit: &mut ListenerVisitor<'_>) -> ControlFlow<()> {
         let _ = visit;
         ControlFlow::Continue(())
     }
 
-    /// Visits each Unix listener as `(path, stats)`, in the order to show.
-    fn unix_listeners(&self, visit: &mut ListenerVisitor<'_>) -> ControlFlow<()> {
-        let _ = visit;
-        ControlFlow::Continue(())
+    /// The per-listener fields this source measured; the renderers show
+    /// the others as unknown (`null`, `-`, no metric family). All by
+    /// default.
+    fn measured(&self) -> FieldSet {
+        FieldSet::ALL
     }
 
     /// Visits user-named counters and gauges (metrics and JSON only).
@@ -84,9 +87,9 @@ pub trait StatsSource {
     }
 }
 
-/// The visitor type of [`StatsSource::tcp_listeners`] and
-/// [`StatsSource::unix_listeners`].
-pub type ListenerVisitor<'a> = dyn FnMut(&str, &ListenStats) -> ControlFlow<()> + 'a;
+/// The visitor type of [`StatsSource::listeners`]: each listener as a
+/// record with its name borrowed.
+pub type ListenerVisitor<'a> = dyn FnMut(&Listener<&str>) -> ControlFlow<()> + 'a;
 
 /// Why a [`StatsSource`] could not refresh its numbers; a small `Copy`
 /// value the router shows in a 503 answer.
@@ -94,15 +97,15 @@ pub type ListenerVisitor<'a> = dyn FnMut(&str, &ListenStats) -> ControlFlow<()> 
 pub struct SourceError {
     /// What failed, for example `"netlink sock_diag dump"`.
     pub what: &'static str,
-    /// The `errno` value, if the failure was a system call.
-    pub errno: Option<i32>,
+    /// The error number, if the failure was a system call.
+    pub errno: Option<Errno>,
 }
 
 impl fmt::Display for SourceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.what)?;
         match self.errno {
-            Some(e) => write!(f, " failed (errno {e})"),
+            Some(e) => write!(f, " failed: {e}"),
             None => f.write_str(" failed"),
         }
     }
@@ -166,10 +169,10 @@ pub struct Histogram<'a> {
 /// any string type (`&str`, `String`).
 ///
 /// ```
-/// use raindrops_core::ListenStats;
+/// use raindrops_core::{Family, ListenStats, Listener};
 /// use raindrops_http::{render_middleware_text, Snapshot};
-/// let tcp = [("127.0.0.1:8080", ListenStats::new(1, 0))];
-/// let snap = Snapshot { calling: Some(2), tcp: &tcp, ..Snapshot::new() };
+/// let listeners = [Listener::new("127.0.0.1:8080", Family::Tcp4, ListenStats::new(1, 0))];
+/// let snap = Snapshot { calling: Some(2), listeners: &listeners, ..Snapshot::new() };
 /// let mut body = String::new();
 /// render_middleware_text(&snap, &mut body).unwrap();
 /// assert_eq!(body, "calling: 2\nwriting: 0\n127.0.0.1:8080 active: 1\n127.0.0.1:8080 queued: 0\n");
@@ -180,10 +183,10 @@ pub struct Snapshot<'a, N = &'a str> {
     pub calling: Option<usize>,
     /// Responses being written.
     pub writing: Option<usize>,
-    /// TCP listeners in display order.
-    pub tcp: &'a [(N, ListenStats)],
-    /// Unix listeners in display order.
-    pub unix: &'a [(N, ListenStats)],
+    /// The listeners in display order (TCP first, then Unix).
+    pub listeners: &'a [Listener<N>],
+    /// The per-listener fields measured ([`StatsSource::measured`]).
+    pub measured: FieldSet,
     /// User-named counters and gauges.
     pub metrics: &'a [Metric<'a>],
     /// Aggregates shown as histograms.
@@ -198,8 +201,8 @@ impl<N> Snapshot<'_, N> {
         Snapshot {
             calling: None,
             writing: None,
-            tcp: &[],
-            unix: &[],
+            listeners: &[],
+            measured: FieldSet::ALL,
             metrics: &[],
             histograms: &[],
             last_data_recv: None,
@@ -213,16 +216,6 @@ impl<N> Default for Snapshot<'_, N> {
     }
 }
 
-fn visit_slice<N: AsRef<str>>(
-    items: &[(N, ListenStats)],
-    visit: &mut ListenerVisitor<'_>,
-) -> ControlFlow<()> {
-    for (name, stats) in items {
-        visit(name.as_ref(), stats)?;
-    }
-    ControlFlow::Continue(())
-}
-
 impl<N: AsRef<str>> StatsSource for Snapshot<'_, N> {
     fn calling(&self) -> Option<usize> {
         self.calling
@@ -230,11 +223,14 @@ impl<N: AsRef<str>> StatsSource for Snapshot<'_, N> {
     fn writing(&self) -> Option<usize> {
         self.writing
     }
-    fn tcp_listeners(&self, visit: &mut ListenerVisitor<'_>) -> ControlFlow<()> {
-        visit_slice(self.tcp, visit)
+    fn listeners(&self, visit: &mut ListenerVisitor<'_>) -> ControlFlow<()> {
+        for l in self.listeners {
+            visit(&l.as_ref())?;
+        }
+        ControlFlow::Continue(())
     }
-    fn unix_listeners(&self, visit: &mut ListenerVisitor<'_>) -> ControlFlow<()> {
-        visit_slice(self.unix, visit)
+    fn measured(&self) -> FieldSet {
+        self.measured
     }
     fn metrics(&self, visit: &mut dyn FnMut(&Metric<'_>) -> ControlFlow<()>) -> ControlFlow<()> {
         for m in self.metrics {
@@ -266,11 +262,11 @@ impl<S: StatsSource + ?Sized> StatsSource for &mut S {
     fn writing(&self) -> Option<usize> {
         (**self).writing()
     }
-    fn tcp_listeners(&self, visit: &mut ListenerVisitor<'_>) -> ControlFlow<()> {
-        (**self).tcp_listeners(visit)
+    fn listeners(&self, visit: &mut ListenerVisitor<'_>) -> ControlFlow<()> {
+        (**self).listeners(visit)
     }
-    fn unix_listeners(&self, visit: &mut ListenerVisitor<'_>) -> ControlFlow<()> {
-        (**self).unix_listeners(visit)
+    fn measured(&self) -> FieldSet {
+        (**self).measured()
     }
     fn metrics(&self, visit: &mut dyn FnMut(&Metric<'_>) -> ControlFlow<()>) -> ControlFlow<()> {
         (**self).metrics(visit)
@@ -289,42 +285,36 @@ impl<S: StatsSource + ?Sized> StatsSource for &mut S {
     }
 }
 
-/// Runs `f` on each listener (TCP first, then Unix), turning a writer
+/// Runs `f` on each listener in the source's order, turning a writer
 /// error into a stop and giving it back.
 pub(crate) fn each_listener<S: StatsSource + ?Sized>(
     source: &S,
-    mut f: impl FnMut(&str, &ListenStats) -> fmt::Result,
+    mut f: impl FnMut(&Listener<&str>) -> fmt::Result,
 ) -> fmt::Result {
     let mut res = Ok(());
-    let mut visit = |name: &str, stats: &ListenStats| match f(name, stats) {
+    let _ = source.listeners(&mut |l| match f(l) {
         Ok(()) => ControlFlow::Continue(()),
         Err(e) => {
             res = Err(e);
             ControlFlow::Break(())
         }
-    };
-    if source.tcp_listeners(&mut visit).is_continue() {
-        let _ = source.unix_listeners(&mut visit);
-    }
+    });
     res
 }
 
-/// Whether any listener has `pick(stats)` set.
+/// Whether any listener has `pick(listener)` set.
 pub(crate) fn any_listener<S: StatsSource + ?Sized>(
     source: &S,
-    pick: impl Fn(&ListenStats) -> bool,
+    mut pick: impl FnMut(&Listener<&str>) -> bool,
 ) -> bool {
     let mut found = false;
-    let mut visit = |_: &str, s: &ListenStats| {
-        if pick(s) {
+    let _ = source.listeners(&mut |l| {
+        if pick(l) {
             found = true;
             ControlFlow::Break(())
         } else {
             ControlFlow::Continue(())
         }
-    };
-    if source.tcp_listeners(&mut visit).is_continue() {
-        let _ = source.unix_listeners(&mut visit);
-    }
+    });
     found
 }

@@ -1,87 +1,7 @@
-//! Small text tools shared by the renderers: escaping writers, a fixed
-//! capacity string, a byte counter and URL form encoding.
+//! Small text tools shared by the renderers: escaping writers, a byte
+//! counter and URL form encoding.
 
-use core::fmt::{self, Write};
-
-/// A string of at most `N` bytes stored inline (no allocation); writing more
-/// is an error ([`fmt::Error`]) and leaves the content unchanged.
-#[derive(Clone, Copy)]
-pub struct InlineStr<const N: usize> {
-    buf: [u8; N],
-    len: usize,
-}
-
-impl<const N: usize> InlineStr<N> {
-    /// An empty string.
-    pub const fn new() -> Self {
-        InlineStr {
-            buf: [0; N],
-            len: 0,
-        }
-    }
-
-    /// A string holding `s`, or `None` if it is longer than `N` bytes.
-    pub fn copy_of(s: &str) -> Option<Self> {
-        let mut out = Self::new();
-        out.write_str(s).ok()?;
-        Some(out)
-    }
-
-    /// The content.
-    pub fn as_str(&self) -> &str {
-        // Only whole `&str`s are ever copied in, so the bytes are UTF-8; the
-        // fallback is unreachable but keeps this free of `unsafe`.
-        core::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
-    }
-
-    /// Empties the string.
-    pub fn clear(&mut self) {
-        self.len = 0;
-    }
-}
-
-impl<const N: usize> Default for InlineStr<N> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl<const N: usize> fmt::Write for InlineStr<N> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        let end = self.len.checked_add(s.len()).ok_or(fmt::Error)?;
-        let dst = self.buf.get_mut(self.len..end).ok_or(fmt::Error)?;
-        dst.copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
-    }
-}
-
-impl<const N: usize> core::ops::Deref for InlineStr<N> {
-    type Target = str;
-    fn deref(&self) -> &str {
-        self.as_str()
-    }
-}
-
-impl<const N: usize> PartialEq for InlineStr<N> {
-    fn eq(&self, other: &Self) -> bool {
-        self.as_str() == other.as_str()
-    }
-}
-
-impl<const N: usize> Eq for InlineStr<N> {}
-
-impl<const N: usize> fmt::Debug for InlineStr<N> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self.as_str(), f)
-    }
-}
-
-impl<const N: usize> fmt::Display for InlineStr<N> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use core::fmt;
 
 /// A writer that only counts the bytes written to it (for `HEAD`, and for
 /// `Content-Length` of bodies written elsewhere).
@@ -145,6 +65,16 @@ pub(crate) struct HtmlEscaper<'w, W: ?Sized>(pub(crate) &'w mut W);
 impl<W: fmt::Write + ?Sized> fmt::Write for HtmlEscaper<'_, W> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         html(self.0, s)
+    }
+}
+
+/// A writer adapter that escapes everything written through it as a
+/// Prometheus label value.
+pub(crate) struct LabelEscaper<'w, W: ?Sized>(pub(crate) &'w mut W);
+
+impl<W: fmt::Write + ?Sized> fmt::Write for LabelEscaper<'_, W> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        label_value(self.0, s)
     }
 }
 
@@ -390,9 +320,12 @@ mod tests {
 
     #[test]
     fn inline_and_repeat() {
-        let mut s = InlineStr::<4>::new();
-        s.write_str("ab").unwrap();
-        assert!(s.write_str("cde").is_err());
+        let mut s = heapless::String::<4>::new();
+        fmt::Write::write_str(&mut s, "ab").unwrap();
+        assert!(
+            fmt::Write::write_str(&mut s, "cde").is_err(),
+            "heapless writes nothing past capacity"
+        );
         assert_eq!(&*s, "ab");
         assert_eq!(run(|w| repeat(w, '@', 70)).len(), 70);
         assert_eq!(run(|w| repeat(w, 'é', 3)), "ééé");

@@ -63,6 +63,17 @@ impl Timestamp {
         Timestamp::new(self.secs.saturating_add(secs), nanos)
     }
 
+    /// The time from `earlier` to `self`, zero if `earlier` is later.
+    pub fn saturating_sub(self, earlier: Timestamp) -> Duration {
+        if self <= earlier {
+            return Duration::ZERO;
+        }
+        let nanos = |t: Timestamp| i128::from(t.secs) * 1_000_000_000 + i128::from(t.nanos);
+        let d = nanos(self) - nanos(earlier);
+        let secs = u64::try_from(d / 1_000_000_000).unwrap_or(u64::MAX);
+        Duration::new(secs, (d % 1_000_000_000) as u32)
+    }
+
     /// The HTTP-date form, `Sun, 06 Nov 1994 08:49:37 GMT` (Ruby's
     /// `Time#httpdate`; fractions of a second are dropped, years outside
     /// 0 to 9999 are clamped).

@@ -134,11 +134,11 @@ impl<S: StatsSource + ?Sized> StatsSource for WithGauges<'_, S> {
     fn writing(&self) -> Option<usize> {
         Some(self.gauges.writing().get())
     }
-    fn tcp_listeners(&self, v: &mut ListenerVisitor<'_>) -> core::ops::ControlFlow<()> {
-        self.inner.tcp_listeners(v)
+    fn listeners(&self, v: &mut ListenerVisitor<'_>) -> core::ops::ControlFlow<()> {
+        self.inner.listeners(v)
     }
-    fn unix_listeners(&self, v: &mut ListenerVisitor<'_>) -> core::ops::ControlFlow<()> {
-        self.inner.unix_listeners(v)
+    fn measured(&self) -> crate::FieldSet {
+        self.inner.measured()
     }
     fn metrics(
         &self,
@@ -385,7 +385,7 @@ mod tests {
     use super::*;
     use core::convert::Infallible;
     use http_body::Body as _;
-    use raindrops_core::ListenStats;
+    use raindrops_core::{Family, ListenStats, Listener};
     use std::boxed::Box;
     use std::string::ToString;
     use std::task::Waker;
@@ -450,9 +450,13 @@ mod tests {
         use tower_layer::Layer;
         use tower_service::Service;
         let stats = Arc::new(MiddlewareStats::new());
-        let tcp = [("0.0.0.0:80".to_string(), ListenStats::new(1, 2))];
+        let tcp = [Listener::new(
+            "0.0.0.0:80".to_string(),
+            Family::Tcp4,
+            ListenStats::new(1, 2),
+        )];
         let source = Arc::new(Mutex::new(crate::Snapshot::<String> {
-            tcp: Box::leak(Box::new(tcp)),
+            listeners: Box::leak(Box::new(tcp)),
             ..crate::Snapshot::new()
         }));
         let mut svc =

@@ -10,12 +10,13 @@ use crate::float::{round_half_away, ruby_mean, ruby_std_dev};
 use crate::histogram_text::write_histogram;
 use crate::response::{HeaderValue, Headers};
 use crate::source::ListenerVisitor;
-use crate::text::{self, HtmlEscaper, InlineStr};
+use crate::text::{self, HtmlEscaper};
 use crate::time::Timestamp;
 
 /// The longest listener address the Watcher paths take, in bytes after
-/// percent-decoding (a Unix socket path is at most 107).
-pub const MAX_ADDR_LEN: usize = 128;
+/// percent-decoding: the display form of any Unix socket name (at most
+/// 108 bytes, each escaped in at most 4) fits.
+pub const MAX_ADDR_LEN: usize = 512;
 
 /// Which of a listener's two sampled numbers a summary is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -55,7 +56,7 @@ pub trait Watcher {
 
     /// Visits every listener of the last sample, in byte order of the
     /// address (the order of the index page).
-    fn listeners(&self, visit: &mut ListenerVisitor<'_>) -> ControlFlow<()>;
+    fn sampled(&self, visit: &mut ListenerVisitor<'_>) -> ControlFlow<()>;
 
     /// The stats of `addr` in the last sample.
     fn current(&self, addr: &str) -> Option<ListenStats>;
@@ -147,7 +148,10 @@ pub fn render_summary_html<W: fmt::Write + ?Sized>(
     w.write_str("<html><head><title>")?;
     text::html(w, hostname)?;
     w.write_str(" - ")?;
-    text::html(w, addr)?;
+    fmt::Write::write_fmt(
+        &mut HtmlEscaper(w),
+        format_args!("{}", raindrops_core::SafeText(addr)),
+    )?;
     w.write_str("</title></head><body><table>")?;
     for (name, value) in SUMMARY_HEADERS.iter().zip(summary_header_values(s)) {
         let name = name.strip_prefix("X-").unwrap_or(name);
@@ -170,7 +174,7 @@ const DOC_URL: &str = "https://yhbt.net/raindrops/Raindrops/Watcher.html";
 /// Writes the Watcher index (`GET /`) as Ruby does: a table of every
 /// listener of the last sample (address linking to its `tail`, active and
 /// queued linking to their summaries, a reset button), in the order of
-/// [`Watcher::listeners`].
+/// [`Watcher::sampled`].
 ///
 /// Beyond Ruby: when any listener knows its `drops`, a `drops` column
 /// follows `queued` (empty for listeners without it); otherwise the page
@@ -181,8 +185,8 @@ pub fn render_index<V: Watcher + ?Sized, W: fmt::Write + ?Sized>(
     w: &mut W,
 ) -> fmt::Result {
     let mut drops = false;
-    let _ = watcher.listeners(&mut |_, s| {
-        drops = s.drops.is_some();
+    let _ = watcher.sampled(&mut |l| {
+        drops = l.stats.drops.is_some();
         if drops {
             ControlFlow::Break(())
         } else {
@@ -207,7 +211,10 @@ pub fn render_index<V: Watcher + ?Sized, W: fmt::Write + ?Sized>(
         w.write_str("<tr><td><a href='tail/")?;
         enc(w)?;
         w.write_str(".txt' title='&quot;tail&quot; output in real time'>")?;
-        text::html(w, addr)?;
+        fmt::Write::write_fmt(
+            &mut HtmlEscaper(w),
+            format_args!("{}", raindrops_core::SafeText(addr)),
+        )?;
         w.write_str("</a></td><td><a href='active/")?;
         enc(w)?;
         write!(
@@ -234,7 +241,7 @@ pub fn render_index<V: Watcher + ?Sized, W: fmt::Write + ?Sized>(
              type='submit' name='x' value='x' /></form></td></tr>",
         )
     };
-    let _ = watcher.listeners(&mut |addr, s| match row(addr, s) {
+    let _ = watcher.sampled(&mut |l| match row(l.name, &l.stats) {
         Ok(()) => ControlFlow::Continue(()),
         Err(e) => {
             res = Err(e);
@@ -267,8 +274,13 @@ pub fn write_tail_line<W: fmt::Write + ?Sized>(
     active: u32,
     queued: u32,
 ) -> fmt::Result {
-    let width = addr.chars().count().min(35);
-    write!(w, "{:>20} {addr:>width$} ", time.iso8601())?;
+    // `% Ns` with N the address's own length (capped at 35) never pads.
+    write!(
+        w,
+        "{:>20} {} ",
+        time.iso8601(),
+        raindrops_core::SafeText(addr)
+    )?;
     // "% 10u": a sign column (a space), the whole right-aligned in 10.
     let field = |w: &mut W, n: u32| -> fmt::Result {
         text::spaces(
@@ -291,7 +303,7 @@ pub fn write_tail_line<W: fmt::Write + ?Sized>(
 /// It owns its data (`'static`), so a streaming body can keep it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Tail {
-    addr: InlineStr<MAX_ADDR_LEN>,
+    addr: heapless::String<MAX_ADDR_LEN>,
     active_min: u32,
     queued_min: u32,
 }
@@ -301,7 +313,7 @@ impl Tail {
     /// [`MAX_ADDR_LEN`]).
     pub fn new(addr: &str, active_min: u32, queued_min: u32) -> Option<Self> {
         Some(Tail {
-            addr: InlineStr::copy_of(addr)?,
+            addr: heapless::String::try_from(addr).ok()?,
             active_min,
             queued_min,
         })

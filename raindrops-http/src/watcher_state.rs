@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 use core::ops::ControlFlow;
 use core::time::Duration;
 
-use raindrops_core::{Aggregate, ListenStats, is_unix_name};
+use raindrops_core::{Aggregate, ListenStats, Listener};
 
 use crate::source::{Histogram, ListenerVisitor, StatsSource};
 use crate::time::Timestamp;
@@ -23,21 +23,25 @@ use crate::watcher::{Summary, Watcher, Which};
 /// It follows Ruby's rules: a peak is updated when a non-zero sample
 /// reaches the maximum so far (`first` only when it exceeds it), a reset
 /// forgets the samples but keeps the peaks, and a listener that leaves keeps
-/// its history until it comes back.
+/// its history until it comes back — within bounds, unlike Ruby: the
+/// history of listeners absent from the last sample is forgotten after
+/// [`forget_after`](Self::set_retention) or, past
+/// [`max_absent`](Self::set_retention) of them, oldest-seen first, so that
+/// memory stays bounded however many short-lived listeners come and go.
 ///
-/// It is also a [`StatsSource`]: the last sample as listeners (TCP and Unix
-/// told apart by the name), and each listener's aggregates as the
-/// histograms `raindrops_watcher_active` and `raindrops_watcher_queued`.
+/// It is also a [`StatsSource`]: the last sample as listeners, and each
+/// listener's aggregates as the histograms `raindrops_watcher_active` and
+/// `raindrops_watcher_queued`.
 ///
 /// ```
 /// use core::time::Duration;
-/// use raindrops_core::ListenStats;
+/// use raindrops_core::{Family, ListenStats, Listener};
 /// use raindrops_http::{Timestamp, Watcher, WatcherState, Which};
 ///
 /// let mut w = WatcherState::new(Timestamp::new(1_700_000_000, 0), Duration::from_secs(1));
 /// for (i, q) in [0u32, 3, 1].into_iter().enumerate() {
 ///     let now = Timestamp::new(1_700_000_001 + i as i64, 0);
-///     w.record(now, [("127.0.0.1:8080", ListenStats::new(1, q))]);
+///     w.record(now, [Listener::new("127.0.0.1:8080", Family::Tcp4, ListenStats::new(1, q))]);
 /// }
 /// let s = w.summary("127.0.0.1:8080", Which::Queued);
 /// assert_eq!((s.aggregate.count(), s.aggregate.max(), s.current), (3, Some(3), 1));
@@ -49,9 +53,16 @@ pub struct WatcherState {
     delay: Duration,
     updated_at: Timestamp,
     /// The last sample, sorted by address, no duplicates.
-    snapshot: Vec<(String, ListenStats)>,
+    snapshot: Vec<Listener<String>>,
     entries: BTreeMap<String, Entry>,
+    max_absent: usize,
+    forget_after: Duration,
 }
+
+/// The default bound on the histories of absent listeners kept.
+const MAX_ABSENT: usize = 1024;
+/// The default time after which an absent listener's history is forgotten.
+const FORGET_AFTER: Duration = Duration::from_secs(3600);
 
 #[derive(Clone, Debug)]
 struct Peak {
@@ -67,6 +78,8 @@ struct Entry {
     /// `@active.include?(addr)`).
     sampled: bool,
     reset_at: Timestamp,
+    /// When the listener was last in a sample.
+    seen_at: Timestamp,
     peak_active: Peak,
     peak_queued: Peak,
 }
@@ -83,38 +96,82 @@ impl WatcherState {
             updated_at: start,
             snapshot: Vec::new(),
             entries: BTreeMap::new(),
+            max_absent: MAX_ABSENT,
+            forget_after: FORGET_AFTER,
         }
     }
 
-    /// Records one sampling round taken at `now`: every listener's stats
-    /// (TCP and Unix together; for a name given twice the last wins, as in
-    /// Ruby's merged hash). The round becomes the last sample.
+    /// Bounds the histories kept for listeners absent from the last
+    /// sample: at most `max_absent` of them (the least recently seen go
+    /// first), none absent for longer than `forget_after`. The defaults
+    /// are 1024 and one hour.
+    pub fn set_retention(&mut self, max_absent: usize, forget_after: Duration) {
+        self.max_absent = max_absent;
+        self.forget_after = forget_after;
+        self.evict();
+    }
+
+    /// The number of listeners with a history (present or absent).
+    pub fn histories(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Forgets the histories of absent listeners beyond the retention.
+    fn evict(&mut self) {
+        let now = self.updated_at;
+        let forget = self.forget_after;
+        let present = &self.snapshot;
+        let is_present = |name: &str| {
+            present
+                .binary_search_by(|l| l.name.as_str().cmp(name))
+                .is_ok()
+        };
+        self.entries
+            .retain(|name, e| is_present(name) || now.saturating_sub(e.seen_at) <= forget);
+        let absent = self.entries.len().saturating_sub(present.len());
+        if absent > self.max_absent {
+            let mut seen: Vec<(Timestamp, String)> = self
+                .entries
+                .iter()
+                .filter(|(n, _)| !is_present(n))
+                .map(|(n, e)| (e.seen_at, n.clone()))
+                .collect();
+            seen.sort_unstable();
+            for (_, name) in seen.into_iter().take(absent - self.max_absent) {
+                self.entries.remove(&name);
+            }
+        }
+    }
+
+    /// Records one sampling round taken at `now`: every listener (TCP and
+    /// Unix together; for a name given twice the last wins, as in Ruby's
+    /// merged hash). The round becomes the last sample.
     pub fn record<N, I>(&mut self, now: Timestamp, listeners: I)
     where
         N: AsRef<str>,
-        I: IntoIterator<Item = (N, ListenStats)>,
+        I: IntoIterator<Item = Listener<N>>,
     {
         self.snapshot.clear();
-        for (name, stats) in listeners {
-            self.snapshot.push((String::from(name.as_ref()), stats));
+        for l in listeners {
+            self.snapshot.push(l.map_name(|n| String::from(n.as_ref())));
         }
         // Stable sort, then keep the last of equal names.
-        self.snapshot.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut i = 0;
-        while i + 1 < self.snapshot.len() {
-            if self.snapshot[i].0 == self.snapshot[i + 1].0 {
-                self.snapshot.remove(i);
-            } else {
-                i += 1;
-            }
+        self.snapshot.sort_by(|a, b| a.name.cmp(&b.name));
+        self.snapshot.reverse();
+        self.snapshot.dedup_by(|a, b| a.name == b.name);
+        self.snapshot.reverse();
+        if self.snapshot.capacity() > 4 * self.snapshot.len() + 64 {
+            self.snapshot.shrink_to_fit();
         }
-        for (name, stats) in &self.snapshot {
+        for l in &self.snapshot {
+            let (name, stats) = (&l.name, &l.stats);
             let start = self.start;
             let e = self.entries.entry(name.clone()).or_insert_with(|| Entry {
                 active: Aggregate::new(),
                 queued: Aggregate::new(),
                 sampled: false,
                 reset_at: start,
+                seen_at: now,
                 peak_active: Peak {
                     first: start,
                     last: start,
@@ -125,6 +182,7 @@ impl WatcherState {
                 },
             });
             e.sampled = true;
+            e.seen_at = now;
             sample(
                 &mut e.active,
                 &mut e.peak_active,
@@ -139,6 +197,7 @@ impl WatcherState {
             );
         }
         self.updated_at = now;
+        self.evict();
     }
 
     /// When the history started.
@@ -147,7 +206,7 @@ impl WatcherState {
     }
 
     /// The last sample, sorted by address.
-    pub fn last_sample(&self) -> &[(String, ListenStats)] {
+    pub fn last_sample(&self) -> &[Listener<String>] {
         &self.snapshot
     }
 }
@@ -175,18 +234,18 @@ impl Watcher for WatcherState {
         self.delay
     }
 
-    fn listeners(&self, visit: &mut ListenerVisitor<'_>) -> ControlFlow<()> {
-        for (name, stats) in &self.snapshot {
-            visit(name, stats)?;
+    fn sampled(&self, visit: &mut ListenerVisitor<'_>) -> ControlFlow<()> {
+        for l in &self.snapshot {
+            visit(&l.as_ref())?;
         }
         ControlFlow::Continue(())
     }
 
     fn current(&self, addr: &str) -> Option<ListenStats> {
         self.snapshot
-            .binary_search_by(|(n, _)| n.as_str().cmp(addr))
+            .binary_search_by(|l| l.name.as_str().cmp(addr))
             .ok()
-            .map(|i| self.snapshot[i].1)
+            .map(|i| self.snapshot[i].stats)
     }
 
     fn summary(&self, addr: &str, which: Which) -> Summary<'_> {
@@ -231,16 +290,13 @@ impl Watcher for WatcherState {
 }
 
 impl StatsSource for WatcherState {
-    fn tcp_listeners(&self, visit: &mut ListenerVisitor<'_>) -> ControlFlow<()> {
-        for (name, stats) in self.snapshot.iter().filter(|(n, _)| !is_unix_name(n)) {
-            visit(name, stats)?;
-        }
-        ControlFlow::Continue(())
-    }
-
-    fn unix_listeners(&self, visit: &mut ListenerVisitor<'_>) -> ControlFlow<()> {
-        for (name, stats) in self.snapshot.iter().filter(|(n, _)| is_unix_name(n)) {
-            visit(name, stats)?;
+    /// The last sample: TCP listeners, then Unix ones, each sorted by
+    /// address.
+    fn listeners(&self, visit: &mut ListenerVisitor<'_>) -> ControlFlow<()> {
+        for tcp in [true, false] {
+            for l in self.snapshot.iter().filter(|l| l.family.is_tcp() == tcp) {
+                visit(&l.as_ref())?;
+            }
         }
         ControlFlow::Continue(())
     }
@@ -260,7 +316,8 @@ impl StatsSource for WatcherState {
                     "Sampled queued connections per listener since the last reset.",
                 ),
             };
-            for (addr, _) in &self.snapshot {
+            for l in &self.snapshot {
+                let addr = &l.name;
                 let Some(e) = self.entries.get(addr) else {
                     continue;
                 };
@@ -287,9 +344,14 @@ impl StatsSource for WatcherState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use raindrops_core::Family;
 
     fn t(s: i64) -> Timestamp {
         Timestamp::new(1_700_000_000 + s, 0)
+    }
+
+    fn tcp(name: &str, stats: ListenStats) -> Listener<&str> {
+        Listener::new(name, Family::Tcp4, stats)
     }
 
     #[test]
@@ -297,7 +359,7 @@ mod tests {
         let mut w = WatcherState::new(t(0), Duration::from_secs(1));
         let a = "127.0.0.1:80";
         for (i, n) in [0u32, 2, 2, 1, 2].into_iter().enumerate() {
-            w.record(t(1 + i as i64), [(a, ListenStats::new(n, 0))]);
+            w.record(t(1 + i as i64), [tcp(a, ListenStats::new(n, 0))]);
         }
         let s = w.summary(a, Which::Active);
         assert_eq!(s.first_peak_at, t(2));
@@ -324,18 +386,45 @@ mod tests {
         w.record(
             t(1),
             [
-                ("b", ListenStats::new(1, 1)),
-                ("/a", ListenStats::new(2, 2)),
-                ("b", ListenStats::new(3, 3)),
+                tcp("b", ListenStats::new(1, 1)),
+                Listener::new("/a", Family::Unix, ListenStats::new(2, 2)),
+                tcp("b", ListenStats::new(3, 3)),
             ],
         );
         let names: Vec<_> = w
             .last_sample()
             .iter()
-            .map(|(n, s)| (n.as_str(), s.active))
+            .map(|l| (l.name.as_str(), l.stats.active))
             .collect();
         assert_eq!(names, [("/a", 2), ("b", 3)]);
         assert_eq!(w.current("b").map(|s| s.queued), Some(3));
         assert_eq!(w.current("c"), None);
+    }
+
+    #[test]
+    fn absent_histories_are_bounded() {
+        let mut w = WatcherState::new(t(0), Duration::from_secs(1));
+        w.set_retention(3, Duration::from_secs(100));
+        let names: Vec<String> = (0..10).map(|i| std::format!("@transient-{i}")).collect();
+        for (i, n) in names.iter().enumerate() {
+            let l = Listener::new(n.as_str(), Family::Unix, ListenStats::new(0, 0));
+            w.record(
+                t(i as i64 + 1),
+                [tcp("127.0.0.1:80", ListenStats::new(1, 0)), l],
+            );
+        }
+        // The present two, and the three most recently seen absent ones.
+        assert_eq!(w.histories(), 5);
+        assert!(w.reset("@transient-8", None), "recent history kept");
+        assert!(!w.reset("@transient-1", None), "old history forgotten");
+        // Past forget_after, absent histories go whatever their number.
+        w.record(t(200), [tcp("127.0.0.1:80", ListenStats::new(1, 0))]);
+        assert_eq!(w.histories(), 1);
+        // A listener that comes back within the retention keeps its history.
+        w.record(t(201), [tcp("127.0.0.1:80", ListenStats::new(1, 0))]);
+        assert_eq!(
+            w.summary("127.0.0.1:80", Which::Active).aggregate.count(),
+            12
+        );
     }
 }

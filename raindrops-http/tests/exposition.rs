@@ -11,7 +11,7 @@ use std::io::Write as _;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use raindrops_core::{Aggregate, ListenStats};
+use raindrops_core::{Aggregate, Family, ListenStats, Listener};
 use raindrops_http::{
     Histogram, Metric, MetricKind, Snapshot, StatsSource, Timestamp, WatcherState,
     render_openmetrics, render_prometheus,
@@ -25,6 +25,18 @@ const HOSTILE: [&str; 6] = [
     "/tmp/new\nline",
     "/tmp/ünï☃ \u{1F600}",
 ];
+
+/// A listener record for tests, its family told by the name.
+fn rec(name: &str, stats: ListenStats) -> Listener<&str> {
+    let family = if name.starts_with('/') || name.starts_with('@') {
+        Family::Unix
+    } else if name.starts_with('[') {
+        Family::Tcp6
+    } else {
+        Family::Tcp4
+    };
+    Listener::new(name, family, stats)
+}
 
 fn run(cmd: &mut Command, input: &str) -> Option<(i32, String)> {
     let child = cmd
@@ -88,11 +100,13 @@ fn python(fmt: &str, text: &str, listeners: &[&str]) -> Option<String> {
             );
         }
     }
+    // Listener names reach the labels through SafeText (a name with a raw
+    // newline, never escaped by its source, shows as `\x0a`).
     let expected = format!(
         "[{}]",
         listeners
             .iter()
-            .map(|l| json_str(l))
+            .map(|l| json_str(&raindrops_core::SafeText(l).to_string()))
             .collect::<Vec<_>>()
             .join(",")
     );
@@ -136,7 +150,7 @@ fn check_both<S: StatsSource>(source: &S, listeners: &[&str]) -> (String, String
 
 #[test]
 fn hostile_labels_and_every_family() {
-    let stats: Vec<(&str, ListenStats)> = HOSTILE
+    let stats: Vec<Listener<&str>> = HOSTILE
         .iter()
         .enumerate()
         .map(|(i, &n)| {
@@ -148,10 +162,9 @@ fn hostile_labels_and_every_family() {
             } else {
                 s
             };
-            (n, s)
+            rec(n, s)
         })
         .collect();
-    let (tcp, unix) = stats.split_at(2);
     let agg: Aggregate = [0u64, 1, 2, 3, 1000, u64::MAX / 4].into_iter().collect();
     let empty = Aggregate::new();
     let metrics = [
@@ -193,8 +206,7 @@ fn hostile_labels_and_every_family() {
     let source = Snapshot {
         calling: Some(1),
         writing: Some(usize::MAX),
-        tcp,
-        unix,
+        listeners: &stats,
         metrics: &metrics,
         histograms: &hist,
         ..Snapshot::new()
@@ -239,7 +251,7 @@ fn watcher_state_histograms() {
         w.record(
             Timestamp::new(1_700_000_001 + i64::from(i), 0),
             HOSTILE.iter().map(|&n| {
-                (
+                rec(
                     n,
                     ListenStats::new(i % 7, (i * 31) % 100).with_drops(u64::from(i)),
                 )
@@ -274,9 +286,9 @@ fn watcher_state_histograms() {
 
 #[test]
 fn json_is_valid_json() {
-    let stats: Vec<(&str, ListenStats)> = HOSTILE
+    let stats: Vec<Listener<&str>> = HOSTILE
         .iter()
-        .map(|&n| (n, ListenStats::new(1, 2).with_drops(3)))
+        .map(|&n| rec(n, ListenStats::new(1, 2).with_drops(3)))
         .collect();
     let agg: Aggregate = [1u64, 5].into_iter().collect();
     let hist = [Histogram {
@@ -286,17 +298,18 @@ fn json_is_valid_json() {
         aggregate: &agg,
     }];
     let source = Snapshot {
-        tcp: &stats,
+        listeners: &stats,
         histograms: &hist,
         ..Snapshot::new()
     };
     let mut json = String::new();
     raindrops_http::render_json(&source, &mut json).unwrap();
+    // Names reach JSON through SafeText, as every output (docs/escaping.md).
     let expected = format!(
         "[{}]",
         HOSTILE
             .iter()
-            .map(|l| json_str(l))
+            .map(|l| json_str(&raindrops_core::SafeText(l).to_string()))
             .collect::<Vec<_>>()
             .join(",")
     );

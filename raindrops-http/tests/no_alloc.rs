@@ -7,7 +7,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::fmt::Write as _;
 
-use raindrops_core::{Aggregate, ListenStats};
+use raindrops_core::{Aggregate, Family, ListenStats, Listener};
 use raindrops_http::{
     Histogram, Metric, MetricKind, Request, Router, Snapshot, render_json, render_middleware_text,
     render_openmetrics, render_prometheus,
@@ -71,14 +71,19 @@ fn hundred_listeners_render_without_allocating() {
             }
         })
         .collect();
-    let tcp: Vec<(&str, ListenStats)> = names
+    let tcp: Vec<Listener<&str>> = names
         .iter()
         .enumerate()
         .filter(|(i, _)| i % 4 != 3)
         .map(|(i, n)| {
             let i = i as u32;
-            (
+            Listener::new(
                 n.as_str(),
+                if n.starts_with('[') {
+                    Family::Tcp6
+                } else {
+                    Family::Tcp4
+                },
                 ListenStats::new(i, i % 9)
                     .with_backlog(1024)
                     .with_drops(u64::from(i) * 1000)
@@ -86,12 +91,14 @@ fn hundred_listeners_render_without_allocating() {
             )
         })
         .collect();
-    let unix: Vec<(&str, ListenStats)> = names
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| i % 4 == 3)
-        .map(|(i, n)| (n.as_str(), ListenStats::new(i as u32, 1)))
-        .collect();
+    let mut listeners = tcp;
+    listeners.extend(
+        names
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % 4 == 3)
+            .map(|(i, n)| Listener::new(n.as_str(), Family::Unix, ListenStats::new(i as u32, 1))),
+    );
     let agg: Aggregate = (0..1000u64).map(|i| i % 37).collect();
     let hist = [Histogram {
         name: "app_queue_length",
@@ -103,8 +110,7 @@ fn hundred_listeners_render_without_allocating() {
     let mut source = Snapshot {
         calling: Some(3),
         writing: Some(1),
-        tcp: &tcp,
-        unix: &unix,
+        listeners: &listeners,
         metrics: &metrics,
         histograms: &hist,
         ..Snapshot::new()

@@ -5,11 +5,23 @@
 use std::time::Duration;
 
 use proptest::prelude::*;
-use raindrops_core::{Aggregate, ListenStats};
+use raindrops_core::{Aggregate, Family, ListenStats, Listener};
 use raindrops_http::{
     Body, Request, Response, Router, Snapshot, SourceError, StatsSource, Timestamp, Watcher,
     WatcherState, Which,
 };
+
+/// A listener record for tests, its family told by the name.
+fn rec(name: &str, stats: ListenStats) -> Listener<&str> {
+    let family = if name.starts_with('/') || name.starts_with('@') {
+        Family::Unix
+    } else if name.starts_with('[') {
+        Family::Tcp6
+    } else {
+        Family::Tcp4
+    };
+    Listener::new(name, family, stats)
+}
 
 fn watcher() -> WatcherState {
     let mut w = WatcherState::new(Timestamp::new(1_700_000_000, 0), Duration::from_secs(1));
@@ -17,9 +29,9 @@ fn watcher() -> WatcherState {
         w.record(
             Timestamp::new(1_700_000_001 + i64::from(i), 250_000_000),
             [
-                ("127.0.0.1:8080", ListenStats::new(i, 4 - i).with_drops(9)),
-                ("/tmp/a b.sock", ListenStats::new(1, i)),
-                ("[fe80::1]:80", ListenStats::new(0, 0)),
+                rec("127.0.0.1:8080", ListenStats::new(i, 4 - i).with_drops(9)),
+                rec("/tmp/a b.sock", ListenStats::new(1, i)),
+                rec("[fe80::1]:80", ListenStats::new(0, 0)),
             ],
         );
     }
@@ -186,12 +198,12 @@ fn tail_stream_and_reset() {
     );
     w.record(
         Timestamp::new(1_700_000_010, 0),
-        [("127.0.0.1:8080", ListenStats::new(3, 0))],
+        [rec("127.0.0.1:8080", ListenStats::new(3, 0))],
     );
     assert!(!tail.write_line(&w, &mut out).unwrap(), "below active_min");
     w.record(
         Timestamp::new(1_700_000_011, 0),
-        [("/x", ListenStats::new(9, 9))],
+        [rec("/x", ListenStats::new(9, 9))],
     );
     assert!(!tail.write_line(&w, &mut out).unwrap(), "listener gone");
     assert_eq!(
@@ -232,7 +244,7 @@ fn tail_stream_and_reset() {
     // Found by the fuzzer: whitespace around the referer.
     w.record(
         Timestamp::new(1_700_000_020, 0),
-        [("127.0.0.1:8080", ListenStats::new(1, 1))],
+        [rec("127.0.0.1:8080", ListenStats::new(1, 1))],
     );
     let req = Request::new("POST", "/reset/127.0.0.1%3A8080").with_referer(Some(" ht\t"));
     assert_eq!(get(&mut w, &req).0.headers.get("Location"), Some("ht"));
@@ -244,7 +256,7 @@ impl StatsSource for Failing {
     fn refresh(&mut self) -> Result<(), SourceError> {
         Err(SourceError {
             what: "netlink sock_diag dump",
-            errno: Some(105),
+            errno: Some(raindrops_core::Errno::from_raw(105)),
         })
     }
 }
@@ -255,7 +267,10 @@ fn sources_without_parts() {
     assert_eq!(res.status, 503);
     assert_eq!(
         body,
-        "Service Unavailable: netlink sock_diag dump failed (errno 105)\n"
+        format!(
+            "Service Unavailable: netlink sock_diag dump failed: {}\n",
+            std::io::Error::from_raw_os_error(105)
+        )
     );
     // No watcher: its routes do not exist; no aggregate: no LastDataRecv.
     let mut snap = Snapshot::<&str>::new();

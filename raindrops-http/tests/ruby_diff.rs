@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use raindrops_core::{Aggregate, ListenStats};
+use raindrops_core::{Aggregate, Family, ListenStats, Listener};
 use raindrops_http::{
     Body, HistogramText, Request, Router, RubyFloat, Snapshot, Summary, Timestamp, WatcherState,
     render_middleware_text, summary_header_values, write_tail_line,
@@ -132,11 +132,22 @@ fn middleware_body_matches_ruby() {
     assert_eq!(ruby.len(), cases.len());
     let router = Router::new();
     for ((calling, writing, tcp, unix), expected) in cases.iter().zip(ruby) {
+        let listeners: Vec<Listener<&str>> = tcp
+            .iter()
+            .map(|&(n, s)| {
+                let family = if n.starts_with('[') {
+                    Family::Tcp6
+                } else {
+                    Family::Tcp4
+                };
+                Listener::new(n, family, s)
+            })
+            .chain(unix.iter().map(|&(n, s)| Listener::new(n, Family::Unix, s)))
+            .collect();
         let mut source = Snapshot {
             calling: Some(*calling),
             writing: Some(*writing),
-            tcp,
-            unix,
+            listeners: &listeners,
             ..Snapshot::new()
         };
         let mut body = String::new();
@@ -320,7 +331,19 @@ fn watcher_pages_match_ruby() {
     for c in &cases {
         let mut w = WatcherState::new(c.start, Duration::from_millis(c.delay_ms));
         for (t, ls) in &c.rounds {
-            w.record(*t, ls.iter().map(|&(n, a, q)| (n, ListenStats::new(a, q))));
+            w.record(
+                *t,
+                ls.iter().map(|&(n, a, q)| {
+                    let family = if n.starts_with('/') {
+                        Family::Unix
+                    } else if n.starts_with('[') {
+                        Family::Tcp6
+                    } else {
+                        Family::Tcp4
+                    };
+                    Listener::new(n, family, ListenStats::new(a, q))
+                }),
+            );
         }
         for (m, p) in &c.paths {
             let expected = ruby.next().expect("a Ruby answer per path");
@@ -355,9 +378,10 @@ fn watcher_pages_match_ruby() {
             assert_eq!(ours, expected, "{m} {p}");
             compared += 1;
         }
-        for (addr, s) in w.last_sample() {
+        for l in w.last_sample() {
             let expected = ruby.next().expect("a Ruby tail line per listener");
             let mut line = String::new();
+            let (addr, s) = (&l.name, &l.stats);
             write_tail_line(&mut line, w_updated(&w), addr, s.active, s.queued).unwrap();
             assert_eq!(line, expected);
             compared += 1;

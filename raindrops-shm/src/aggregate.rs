@@ -8,10 +8,86 @@ use rustix::fd::{AsFd, OwnedFd};
 use rustix::process::{Pid, getpid};
 
 use crate::error::{Error, LayoutError};
-use crate::header::{DATA_OFFSET, Header, Kind};
+use crate::header::{DATA_OFFSET, Kind, RegionHeader};
 use crate::machine::page_size;
 use crate::map::Mapping;
-use crate::object::{self, Access};
+use crate::object::{self, Access, Identity, ShmName};
+
+/// How to create a named [`SharedAggregate`]: permissions and unlinking,
+/// in the style of [`Options`](crate::Options).
+///
+/// ```no_run
+/// use raindrops_shm::AggregateOptions;
+///
+/// let waited = AggregateOptions::new().unlink_on_drop(true).create_named("/myapp-wait")?;
+/// waited.push(12);
+/// # Ok::<(), raindrops_shm::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AggregateOptions {
+    mode: u32,
+    unlink_on_drop: bool,
+}
+
+impl Default for AggregateOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl AggregateOptions {
+    /// The defaults: mode `0o600`, no unlinking on drop.
+    pub const fn new() -> Self {
+        AggregateOptions {
+            mode: 0o600,
+            unlink_on_drop: false,
+        }
+    }
+
+    /// Permission bits of the created object (setuid, setgid and sticky
+    /// bits are refused, see [`Options::mode`](crate::Options::mode)).
+    pub const fn mode(mut self, mode: u32) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Removes the name when the aggregate is dropped in the creating
+    /// process, while the name still refers to its object.
+    pub const fn unlink_on_drop(mut self, unlink: bool) -> Self {
+        self.unlink_on_drop = unlink;
+        self
+    }
+
+    /// Creates the named shared memory object `name` (`O_CREAT | O_EXCL`)
+    /// holding an empty aggregate behind a header of kind
+    /// [`Kind::Aggregate`].
+    pub fn create_named(&self, name: &str) -> Result<SharedAggregate, Error> {
+        let name = ShmName::new(name)?;
+        let fd = object::create_shm(&name, self.mode)?;
+        let made = (|| {
+            let h = SharedAggregate::header();
+            let bytes = h.object_len() as usize;
+            object::grow_to(&fd, bytes as u64)?;
+            let map = Mapping::of_fd(fd.as_fd(), bytes, false)?;
+            object::write_header(&fd, &h)?;
+            Ok(map)
+        })();
+        match made {
+            Ok(map) => Ok(SharedAggregate {
+                map,
+                offset: DATA_OFFSET,
+                fd: Some(fd),
+                name: Some(name.into_boxed_str()),
+                pid: getpid(),
+                unlink_on_drop: self.unlink_on_drop,
+            }),
+            Err(e) => {
+                let _ = object::unlink_shm(&name);
+                Err(e)
+            }
+        }
+    }
+}
 
 /// An [`AtomicAggregate`] in shared memory: forked workers (or, when named,
 /// unrelated processes) [`push`](AtomicAggregate::push) samples into one
@@ -57,45 +133,16 @@ impl SharedAggregate {
         })
     }
 
-    /// Creates the named shared memory object `name` (`O_CREAT | O_EXCL`,
-    /// permission bits `mode`, e.g. `0o600`) holding an empty aggregate
-    /// behind a header of kind [`Kind::Aggregate`]. With `unlink_on_drop`,
-    /// dropping it in this process removes the name (never in a forked child).
-    pub fn create_named(
-        name: &str,
-        mode: u32,
-        unlink_on_drop: bool,
-    ) -> Result<SharedAggregate, Error> {
-        let name = object::shm_name(name)?;
-        let fd = object::create_shm(&name, mode)?;
-        let made = (|| {
-            let h = Self::header();
-            let bytes = h.object_len() as usize;
-            object::grow_to(&fd, bytes as u64)?;
-            let map = Mapping::of_fd(fd.as_fd(), bytes, false)?;
-            object::write_header(&fd, &h)?;
-            Ok(map)
-        })();
-        match made {
-            Ok(map) => Ok(SharedAggregate {
-                map,
-                offset: DATA_OFFSET,
-                fd: Some(fd),
-                name: Some(name.into_boxed_str()),
-                pid: getpid(),
-                unlink_on_drop,
-            }),
-            Err(e) => {
-                let _ = object::unlink_shm(&name);
-                Err(e)
-            }
-        }
+    /// Creates the named aggregate `name` with the default
+    /// [`AggregateOptions`] (mode `0o600`, kept when dropped).
+    pub fn create_named(name: &str) -> Result<SharedAggregate, Error> {
+        AggregateOptions::new().create_named(name)
     }
 
     /// Attaches read-write to the named aggregate `name`, validating its
     /// header (kind, and a size equal to this build's `AtomicAggregate`).
     pub fn open_named(name: &str) -> Result<SharedAggregate, Error> {
-        let name = object::shm_name(name)?;
+        let name = ShmName::new(name)?;
         let fd = object::open_shm(&name, Access::ReadWrite)?;
         let size = object::size_of_regular(&fd)?;
         let h = object::read_header(&fd, size)?;
@@ -124,13 +171,15 @@ impl SharedAggregate {
         })
     }
 
-    fn header() -> Header {
-        Header {
+    fn header() -> RegionHeader {
+        RegionHeader {
             kind: Kind::Aggregate,
             data_offset: DATA_OFFSET as u64,
             stride: AtomicAggregate::SIZE as u64,
             len: 1,
             capacity: 1,
+            names_len: 0,
+            names_count: 0,
         }
     }
 
@@ -144,12 +193,16 @@ impl SharedAggregate {
         self.fd.as_ref().map(AsFd::as_fd)
     }
 
-    /// Removes the name now (`shm_unlink`); mappings stay valid. Does nothing
-    /// for anonymous aggregates.
+    /// Removes the name now (`shm_unlink`) if it still refers to this
+    /// aggregate's object ([`Error::NameReplaced`] otherwise, see
+    /// [`Region::unlink`](crate::Region::unlink)); mappings stay valid. Does
+    /// nothing for anonymous aggregates.
     pub fn unlink(&self) -> Result<(), Error> {
-        match &self.name {
-            Some(name) => object::unlink_shm(name),
-            None => Ok(()),
+        match (&self.name, &self.fd) {
+            (Some(name), Some(fd)) => {
+                object::unlink_shm_if(&ShmName::new(name)?, Identity::of(fd)?)
+            }
+            _ => Ok(()),
         }
     }
 }

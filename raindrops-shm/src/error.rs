@@ -2,7 +2,30 @@
 
 use core::fmt;
 
-pub use rustix::io::Errno;
+pub use raindrops_core::Errno;
+
+/// `errno` values this crate tells apart, from the kernel's headers.
+pub(crate) mod errno {
+    use linux_raw_sys::errno as e;
+
+    use super::Errno;
+
+    pub(crate) const NOENT: Errno = Errno::from_raw(e::ENOENT as i32);
+    pub(crate) const EXIST: Errno = Errno::from_raw(e::EEXIST as i32);
+    pub(crate) const INVAL: Errno = Errno::from_raw(e::EINVAL as i32);
+    pub(crate) const NODEV: Errno = Errno::from_raw(e::ENODEV as i32);
+    pub(crate) const NOMEM: Errno = Errno::from_raw(e::ENOMEM as i32);
+    pub(crate) const IO: Errno = Errno::from_raw(e::EIO as i32);
+    pub(crate) const LOOP: Errno = Errno::from_raw(e::ELOOP as i32);
+    pub(crate) const NAMETOOLONG: Errno = Errno::from_raw(e::ENAMETOOLONG as i32);
+    pub(crate) const NOTDIR: Errno = Errno::from_raw(e::ENOTDIR as i32);
+    pub(crate) const ISDIR: Errno = Errno::from_raw(e::EISDIR as i32);
+    pub(crate) const NXIO: Errno = Errno::from_raw(e::ENXIO as i32);
+    pub(crate) const ACCES: Errno = Errno::from_raw(e::EACCES as i32);
+    pub(crate) const PERM: Errno = Errno::from_raw(e::EPERM as i32);
+    pub(crate) const SPIPE: Errno = Errno::from_raw(e::ESPIPE as i32);
+    pub(crate) const ROFS: Errno = Errno::from_raw(e::EROFS as i32);
+}
 
 /// The system call that failed, named in [`Error::Sys`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -34,6 +57,14 @@ pub enum Call {
     Pread,
     /// `pwrite(2)`.
     Pwrite,
+    /// `lseek(2)` with `SEEK_DATA`.
+    Seek,
+    /// `fstatfs(2)`.
+    Fstatfs,
+    /// `stat(2)` of a name before unlinking it.
+    Stat,
+    /// `open(2)` of the shared memory directory `/dev/shm`.
+    OpenShmDir,
 }
 
 impl Call {
@@ -53,6 +84,10 @@ impl Call {
             Call::Fstat => "fstat",
             Call::Pread => "pread",
             Call::Pwrite => "pwrite",
+            Call::Seek => "lseek(SEEK_DATA)",
+            Call::Fstatfs => "fstatfs",
+            Call::Stat => "stat",
+            Call::OpenShmDir => "open(/dev/shm)",
         }
     }
 }
@@ -95,6 +130,14 @@ pub enum LayoutError {
     },
     /// The sizes overflow the address space.
     TooLarge,
+    /// The table of slot names is malformed (in a header), or a name given
+    /// to [`Options::names`](crate::Options::names) is too long or there are
+    /// more names than slots (or than [`MAX_NAMES`](crate::MAX_NAMES)).
+    Names {
+        /// The index of the first bad name, or the count when there are
+        /// too many.
+        index: u64,
+    },
 }
 
 impl fmt::Display for LayoutError {
@@ -126,6 +169,12 @@ impl fmt::Display for LayoutError {
                 write!(f, "object of kind {found} is not the one expected")
             }
             LayoutError::TooLarge => f.write_str("sizes overflow the address space"),
+            LayoutError::Names { index } => write!(
+                f,
+                "bad slot name table at name {index} (at most {} names of at most {} bytes, one per slot)",
+                crate::MAX_NAMES,
+                crate::MAX_NAME_LEN
+            ),
         }
     }
 }
@@ -150,7 +199,8 @@ pub enum Error {
     /// The name or path is taken and creation is exclusive (`EEXIST`).
     AlreadyExists,
     /// A shared memory name is empty, `.`/`..`, holds a `/` after the
-    /// leading one or a NUL byte, or is longer than 255 bytes.
+    /// leading one or a NUL byte, or is longer than the kernel's `NAME_MAX`
+    /// (255 bytes, counting the leading `/`).
     BadName,
     /// The object does not start with this crate's magic bytes.
     BadMagic {
@@ -173,8 +223,20 @@ pub enum Error {
     },
     /// The layout asked for, or the one described by a header, is invalid.
     BadLayout(LayoutError),
-    /// The path is not a regular file (a directory, a device, a FIFO).
+    /// The path is not a regular file (a directory, a device, a FIFO, a
+    /// file of a pseudo filesystem such as `/proc` or `/sys`), or a shared
+    /// memory name is a symbolic link (never followed).
     NotRegularFile,
+    /// Permission bits with setuid, setgid or sticky bits (or bits beyond
+    /// `0o7777`) were given to [`Options::mode`](crate::Options::mode).
+    BadMode {
+        /// The bits given.
+        mode: u32,
+    },
+    /// The name or path no longer names the object this handle created or
+    /// opened (it was removed, and maybe created anew by someone else), so
+    /// it was left alone.
+    NameReplaced,
     /// A region of zero counters was asked for (Ruby: "size must be >= 1").
     ZeroLength,
     /// A remap was attempted in a process other than the one that created
@@ -198,11 +260,16 @@ impl From<raindrops_core::Error> for Error {
 }
 
 impl Error {
-    pub(crate) fn sys(call: Call) -> impl FnOnce(Errno) -> Error {
-        move |errno| match errno {
-            Errno::NOENT => Error::NotFound,
-            Errno::EXIST => Error::AlreadyExists,
-            errno => Error::Sys { call, errno },
+    /// Turns rustix's errno from `call` into an error: the two that callers
+    /// act on get their own variants, the rest keep the number.
+    pub(crate) fn sys(call: Call) -> impl FnOnce(rustix::io::Errno) -> Error {
+        move |e| match e {
+            rustix::io::Errno::NOENT => Error::NotFound,
+            rustix::io::Errno::EXIST => Error::AlreadyExists,
+            e => Error::Sys {
+                call,
+                errno: Errno::from_raw(e.raw_os_error()),
+            },
         }
     }
 
@@ -210,11 +277,52 @@ impl Error {
     pub fn errno(&self) -> Option<Errno> {
         match *self {
             Error::Sys { errno, .. } => Some(errno),
-            Error::NotFound => Some(Errno::NOENT),
-            Error::AlreadyExists => Some(Errno::EXIST),
-            Error::BadName => Some(Errno::INVAL),
-            Error::NotRegularFile => Some(Errno::NODEV),
+            Error::NotFound => Some(errno::NOENT),
+            Error::AlreadyExists => Some(errno::EXIST),
+            Error::BadName | Error::BadMode { .. } => Some(errno::INVAL),
+            Error::NotRegularFile => Some(errno::NODEV),
             _ => None,
+        }
+    }
+
+    /// Whether the error says that the name or path given does not lead to
+    /// a usable counter region (missing, not a regular file, a symlink
+    /// loop, too long, not a region, truncated, shrunk while read): bad
+    /// input, as opposed to a failure of the system (out of memory, a
+    /// failing disk). Commands exit 2 on these, 1 on the rest.
+    pub fn is_bad_target(&self) -> bool {
+        match *self {
+            Error::Sys { call, errno } => {
+                matches!(call, Call::Open | Call::ShmOpen)
+                    && [
+                        errno::LOOP,
+                        errno::NAMETOOLONG,
+                        errno::NOTDIR,
+                        errno::ISDIR,
+                        errno::NXIO,
+                        errno::ACCES,
+                        errno::PERM,
+                        errno::NODEV,
+                        errno::ROFS,
+                    ]
+                    .contains(&errno)
+                    || [errno::SPIPE, errno::ISDIR, errno::INVAL].contains(&errno)
+                        && matches!(call, Call::Pread | Call::Seek | Call::Mmap)
+            }
+            Error::NotFound
+            | Error::BadName
+            | Error::BadMagic { .. }
+            | Error::UnsupportedVersion { .. }
+            | Error::Truncated { .. }
+            | Error::BadLayout(_)
+            | Error::NotRegularFile
+            | Error::ZeroLength
+            | Error::BadMode { .. } => true,
+            Error::AlreadyExists
+            | Error::NameReplaced
+            | Error::ForkedChild { .. }
+            | Error::NotCreator
+            | Error::Counter(_) => false,
         }
     }
 }
@@ -226,7 +334,7 @@ impl fmt::Display for Error {
             Error::NotFound => f.write_str("no such shared memory object or file"),
             Error::AlreadyExists => f.write_str("a shared memory object or file by that name already exists"),
             Error::BadName => f.write_str(
-                "bad shared memory name: want 1-255 bytes after one leading '/', no other '/' or NUL",
+                "bad shared memory name: want 1-254 bytes after one optional leading '/', no other '/' or NUL",
             ),
             Error::BadMagic { found } => write!(
                 f,
@@ -243,7 +351,16 @@ impl fmt::Display for Error {
                 "truncated raindrops region: {needed} bytes needed, {len} present"
             ),
             Error::BadLayout(e) => write!(f, "bad raindrops region layout: {e}"),
-            Error::NotRegularFile => f.write_str("not a regular file"),
+            Error::NotRegularFile => {
+                f.write_str("not a regular file (or a symbolic link under a shared memory name)")
+            }
+            Error::BadMode { mode } => write!(
+                f,
+                "refusing mode {mode:o}: setuid, setgid and sticky bits are not allowed"
+            ),
+            Error::NameReplaced => f.write_str(
+                "the name no longer refers to this region's object: left alone",
+            ),
             Error::ZeroLength => f.write_str("a region needs at least one counter"),
             Error::ForkedChild { creator } => write!(
                 f,
@@ -262,10 +379,10 @@ impl std::error::Error for Error {}
 impl From<Error> for std::io::Error {
     fn from(e: Error) -> Self {
         let kind = match e {
-            Error::Sys { errno, .. } => return std::io::Error::from(errno),
-            Error::NotFound => std::io::ErrorKind::NotFound,
+            Error::Sys { errno, .. } => return std::io::Error::from_raw_os_error(errno.raw()),
+            Error::NotFound | Error::NameReplaced => std::io::ErrorKind::NotFound,
             Error::AlreadyExists => std::io::ErrorKind::AlreadyExists,
-            Error::BadName | Error::ZeroLength | Error::Counter(_) => {
+            Error::BadName | Error::ZeroLength | Error::Counter(_) | Error::BadMode { .. } => {
                 std::io::ErrorKind::InvalidInput
             }
             Error::BadMagic { .. }
@@ -303,9 +420,12 @@ mod tests {
         let all = [
             Error::Sys {
                 call: Call::Mmap,
-                errno: Errno::NOMEM,
+                errno: errno::NOMEM,
             },
             Error::NotFound,
+            Error::BadMode { mode: 0o4755 },
+            Error::NameReplaced,
+            Error::BadLayout(LayoutError::Names { index: 3 }),
             Error::AlreadyExists,
             Error::BadName,
             Error::BadMagic {
@@ -344,7 +464,7 @@ mod tests {
         assert_eq!(
             Error::Sys {
                 call: Call::Mmap,
-                errno: Errno::NOMEM
+                errno: errno::NOMEM
             }
             .to_string(),
             "mmap failed: Cannot allocate memory (os error 12)"
@@ -368,16 +488,27 @@ mod tests {
 
     #[test]
     fn errno_mapping() {
-        assert_eq!(Error::sys(Call::ShmOpen)(Errno::NOENT), Error::NotFound);
-        assert_eq!(Error::sys(Call::Open)(Errno::EXIST), Error::AlreadyExists);
+        use rustix::io::Errno as R;
+        assert_eq!(Error::sys(Call::ShmOpen)(R::NOENT), Error::NotFound);
+        assert_eq!(Error::sys(Call::Open)(R::EXIST), Error::AlreadyExists);
         assert_eq!(
-            Error::sys(Call::Open)(Errno::ACCESS),
+            Error::sys(Call::Open)(R::ACCESS),
             Error::Sys {
                 call: Call::Open,
-                errno: Errno::ACCESS
+                errno: errno::ACCES
             }
         );
-        assert_eq!(Error::NotFound.errno(), Some(Errno::NOENT));
+        // rustix's numbers and the kernel headers' agree.
+        assert_eq!(R::LOOP.raw_os_error(), errno::LOOP.raw());
+        assert_eq!(R::NAMETOOLONG.raw_os_error(), errno::NAMETOOLONG.raw());
+        assert_eq!(Error::NotFound.errno(), Some(errno::NOENT));
         assert_eq!(Error::ZeroLength.errno(), None);
+        let e = Error::sys(Call::Open)(R::LOOP);
+        assert!(e.is_bad_target());
+        assert_eq!(
+            std::io::Error::from(e).raw_os_error(),
+            Some(errno::LOOP.raw())
+        );
+        assert!(!Error::sys(Call::Mmap)(R::NOMEM).is_bad_target());
     }
 }

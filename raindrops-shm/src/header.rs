@@ -16,11 +16,19 @@
 //! | 32..40 | stride | bytes from one slot to the next (`u64`) |
 //! | 40..48 | len | counters in use, Ruby's `size` (`u64`) |
 //! | 48..56 | capacity | slots the object holds, Ruby's `capa` (`u64`) |
-//! | 56..64 | reserved | zero |
+//! | 56..60 | names length | bytes of the slot name table, 0 for none (`u32`) |
+//! | 60..64 | names count | names in the table, 0 for none (`u32`) |
+//!
+//! The slot name table, when present, follows the header at byte
+//! [`HEADER_LEN`] and ends before the data offset (see [`crate::names`] for
+//! its format and limits). Objects written before the table existed have
+//! zeros there (the bytes were reserved), so they read as having no names,
+//! and readers that predate it skip it, since they find the slots at the data
+//! offset.
 //!
 //! The object is at least `data offset + capacity * stride` bytes long;
-//! [`Header::parse`] checks every field, and the openers check the object's
-//! size against [`Header::object_len`] before mapping anything.
+//! [`RegionHeader::parse`] checks every field, and the openers check the object's
+//! size against [`RegionHeader::object_len`] before mapping anything.
 
 use crate::error::{Error, LayoutError};
 
@@ -56,7 +64,8 @@ mod field {
     pub(super) const STRIDE: Field = 32..40;
     pub(super) const LEN: Field = 40..48;
     pub(super) const CAPACITY: Field = 48..56;
-    pub(super) const RESERVED: Field = 56..64;
+    pub(super) const NAMES_LEN: Field = 56..60;
+    pub(super) const NAMES_COUNT: Field = 60..64;
 }
 
 /// What a headered object holds.
@@ -93,7 +102,7 @@ impl Kind {
 
 /// The validated contents of a header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Header {
+pub struct RegionHeader {
     /// What the object holds.
     pub kind: Kind,
     /// Byte offset of the first slot.
@@ -104,6 +113,10 @@ pub struct Header {
     pub len: u64,
     /// Slots the object holds (Ruby's `capa`).
     pub capacity: u64,
+    /// Bytes of the slot name table after the header (0: no names).
+    pub names_len: u32,
+    /// Names in the slot name table (0: no names).
+    pub names_count: u32,
 }
 
 fn u32_at(bytes: &[u8; HEADER_LEN], f: field::Field) -> u32 {
@@ -118,16 +131,18 @@ fn u64_at(bytes: &[u8; HEADER_LEN], f: field::Field) -> u64 {
     u64::from_ne_bytes(w)
 }
 
-impl Header {
+impl RegionHeader {
     /// A header for `capacity` counter slots of `stride` bytes, `len` in use,
     /// at [`DATA_OFFSET`].
-    pub const fn counters(stride: usize, len: usize, capacity: usize) -> Header {
-        Header {
+    pub const fn counters(stride: usize, len: usize, capacity: usize) -> RegionHeader {
+        RegionHeader {
             kind: Kind::Counters,
             data_offset: DATA_OFFSET as u64,
             stride: stride as u64,
             len: len as u64,
             capacity: capacity as u64,
+            names_len: 0,
+            names_count: 0,
         }
     }
 
@@ -138,7 +153,7 @@ impl Header {
     /// ([`Error::UnsupportedVersion`]), then word size, stride, counts,
     /// data offset and total size ([`Error::BadLayout`]). An unknown kind is
     /// kept as [`Kind::Unknown`]; the caller decides.
-    pub fn parse(bytes: &[u8]) -> Result<Header, Error> {
+    pub fn parse(bytes: &[u8]) -> Result<RegionHeader, Error> {
         let Some(b) = bytes.first_chunk::<HEADER_LEN>() else {
             return Err(Error::Truncated {
                 needed: HEADER_LEN as u64,
@@ -164,12 +179,14 @@ impl Header {
         if word as usize != raindrops_core::WORD {
             return Err(Error::BadLayout(LayoutError::WordSize { found: word }));
         }
-        let h = Header {
+        let h = RegionHeader {
             kind: Kind::from_raw(u32_at(b, field::KIND)),
             data_offset: u64_at(b, field::DATA_OFFSET),
             stride: u64_at(b, field::STRIDE),
             len: u64_at(b, field::LEN),
             capacity: u64_at(b, field::CAPACITY),
+            names_len: u32_at(b, field::NAMES_LEN),
+            names_count: u32_at(b, field::NAMES_COUNT),
         };
         h.validate()?;
         Ok(h)
@@ -192,6 +209,27 @@ impl Header {
         }
         self.checked_object_len()
             .ok_or(Error::BadLayout(LayoutError::TooLarge))?;
+        // The name table: both fields zero, or a count within the slots and
+        // the limits, in bytes that fit between header and data.
+        let names_bad = Error::BadLayout(LayoutError::Names {
+            index: u64::from(self.names_count),
+        });
+        match (self.names_len, self.names_count) {
+            (0, 0) => {}
+            (0, _) | (_, 0) => return Err(names_bad),
+            (len, count) => {
+                let count = u64::from(count);
+                let len = u64::from(len);
+                if count > self.capacity
+                    || count > crate::names::MAX_NAMES as u64
+                    || len > count * (1 + crate::names::MAX_NAME_LEN as u64)
+                    || len < count
+                    || HEADER_LEN as u64 + len > self.data_offset
+                {
+                    return Err(names_bad);
+                }
+            }
+        }
         Ok(())
     }
 
@@ -221,7 +259,8 @@ impl Header {
         out[field::STRIDE].copy_from_slice(&self.stride.to_ne_bytes());
         out[field::LEN].copy_from_slice(&self.len.to_ne_bytes());
         out[field::CAPACITY].copy_from_slice(&self.capacity.to_ne_bytes());
-        out[field::RESERVED].fill(0);
+        out[field::NAMES_LEN].copy_from_slice(&self.names_len.to_ne_bytes());
+        out[field::NAMES_COUNT].copy_from_slice(&self.names_count.to_ne_bytes());
     }
 
     /// The header as bytes (see [`emit`](Self::emit)).
@@ -259,27 +298,28 @@ mod tests {
         128, 0, 0, 0, 0, 0, 0, 0, // stride 128
         3, 0, 0, 0, 0, 0, 0, 0, // len 3
         31, 0, 0, 0, 0, 0, 0, 0, // capacity 31
-        0, 0, 0, 0, 0, 0, 0, 0, // reserved
+        0, 0, 0, 0, // no name table
+        0, 0, 0, 0, // no names
     ];
 
     #[test]
     #[cfg(all(target_arch = "x86_64", target_endian = "little"))]
     fn annotated_bytes() {
-        let h = Header::counters(128, 3, 31);
+        let h = RegionHeader::counters(128, 3, 31);
         assert_eq!(h.to_bytes(), X86_64_COUNTERS);
-        assert_eq!(Header::parse(&X86_64_COUNTERS), Ok(h));
+        assert_eq!(RegionHeader::parse(&X86_64_COUNTERS), Ok(h));
         assert_eq!(h.object_len(), 128 + 31 * 128);
         assert_eq!(DATA_OFFSET, 128);
     }
 
     fn valid() -> [u8; HEADER_LEN] {
-        Header::counters(raindrops_core::CACHE_LINE, 2, 5).to_bytes()
+        RegionHeader::counters(raindrops_core::CACHE_LINE, 2, 5).to_bytes()
     }
 
     #[test]
     fn each_check_has_its_error() {
         assert_eq!(
-            Header::parse(&valid()[..63]),
+            RegionHeader::parse(&valid()[..63]),
             Err(Error::Truncated {
                 needed: 64,
                 len: 63
@@ -287,17 +327,19 @@ mod tests {
         );
         let mut b = valid();
         b[0] = b'r';
-        assert!(matches!(Header::parse(&b), Err(Error::BadMagic { found }) if found[0] == b'r'));
+        assert!(
+            matches!(RegionHeader::parse(&b), Err(Error::BadMagic { found }) if found[0] == b'r')
+        );
         let mut b = valid();
         b[12..16].copy_from_slice(&BYTE_ORDER_MARK.swap_bytes().to_ne_bytes());
         assert_eq!(
-            Header::parse(&b),
+            RegionHeader::parse(&b),
             Err(Error::BadLayout(LayoutError::ByteOrder))
         );
         let mut b = valid();
         b[8..12].copy_from_slice(&2u32.to_ne_bytes());
         assert_eq!(
-            Header::parse(&b),
+            RegionHeader::parse(&b),
             Err(Error::UnsupportedVersion {
                 found: 2,
                 supported: 1
@@ -306,21 +348,21 @@ mod tests {
         let mut b = valid();
         b[20..24].copy_from_slice(&4u32.to_ne_bytes());
         assert_eq!(
-            Header::parse(&b),
+            RegionHeader::parse(&b),
             Err(Error::BadLayout(LayoutError::WordSize { found: 4 }))
         );
         for stride in [0u64, 4, 12, (MAX_STRIDE + 8) as u64, u64::MAX] {
             let mut b = valid();
             b[32..40].copy_from_slice(&stride.to_ne_bytes());
             assert_eq!(
-                Header::parse(&b),
+                RegionHeader::parse(&b),
                 Err(Error::BadLayout(LayoutError::Stride { stride }))
             );
         }
         let mut b = valid();
         b[40..48].copy_from_slice(&6u64.to_ne_bytes());
         assert_eq!(
-            Header::parse(&b),
+            RegionHeader::parse(&b),
             Err(Error::BadLayout(LayoutError::Count {
                 len: 6,
                 capacity: 5
@@ -330,34 +372,63 @@ mod tests {
         b[48..56].copy_from_slice(&0u64.to_ne_bytes());
         b[40..48].copy_from_slice(&0u64.to_ne_bytes());
         assert!(matches!(
-            Header::parse(&b),
+            RegionHeader::parse(&b),
             Err(Error::BadLayout(LayoutError::Count { capacity: 0, .. }))
         ));
         for offset in [0u64, 8, 63, 129] {
             let mut b = valid();
             b[24..32].copy_from_slice(&offset.to_ne_bytes());
             assert_eq!(
-                Header::parse(&b),
+                RegionHeader::parse(&b),
                 Err(Error::BadLayout(LayoutError::DataOffset { offset }))
             );
         }
         let mut b = valid();
         b[48..56].copy_from_slice(&(u64::MAX / 64).to_ne_bytes());
         assert_eq!(
-            Header::parse(&b),
+            RegionHeader::parse(&b),
             Err(Error::BadLayout(LayoutError::TooLarge))
         );
         let mut b = valid();
         b[16..20].copy_from_slice(&9u32.to_ne_bytes());
-        assert_eq!(Header::parse(&b).map(|h| h.kind), Ok(Kind::Unknown(9)));
-        // Reserved bytes are ignored on read; longer input is fine.
+        assert_eq!(
+            RegionHeader::parse(&b).map(|h| h.kind),
+            Ok(Kind::Unknown(9))
+        );
+        // Longer input is fine.
         let mut long = [0xaau8; 100];
         long[..64].copy_from_slice(&valid());
-        long[60] = 1;
-        assert!(Header::parse(&long).is_ok());
+        assert!(RegionHeader::parse(&long).is_ok());
+        // A name table: both fields or neither, within the slots and
+        // between header and data.
+        let with_names = |len: u32, count: u32, offset: u64| {
+            let mut h = RegionHeader::counters(raindrops_core::CACHE_LINE, 2, 5);
+            h.names_len = len;
+            h.names_count = count;
+            h.data_offset = offset;
+            RegionHeader::parse(&h.to_bytes())
+        };
+        assert!(with_names(10, 2, 128).is_ok());
+        assert!(with_names(64, 5, 128).is_ok());
+        for (len, count, offset) in [
+            (0, 1, 128),
+            (1, 0, 128),
+            (65, 5, 128),
+            (10, 6, 256),
+            (1, 2, 128),
+            (600, 2, 1024),
+        ] {
+            assert!(
+                matches!(
+                    with_names(len, count, offset),
+                    Err(Error::BadLayout(LayoutError::Names { .. }))
+                ),
+                "{len} {count} {offset}"
+            );
+        }
     }
 
-    fn arb_header() -> impl Strategy<Value = Header> {
+    fn arb_header() -> impl Strategy<Value = RegionHeader> {
         (
             0u32..4,
             1usize..=MAX_STRIDE / raindrops_core::WORD,
@@ -365,12 +436,14 @@ mod tests {
             1u64..1 << 20,
             (HEADER_LEN as u64 / 8)..1 << 12,
         )
-            .prop_map(|(kind, words, len, extra, off)| Header {
+            .prop_map(|(kind, words, len, extra, off)| RegionHeader {
                 kind: Kind::from_raw(kind),
                 data_offset: off * 8,
                 stride: (words * raindrops_core::WORD) as u64,
                 len,
                 capacity: len + extra,
+                names_len: 0,
+                names_count: 0,
             })
     }
 
@@ -378,26 +451,26 @@ mod tests {
         #[test]
         fn emit_then_parse_roundtrips(h in arb_header()) {
             let bytes = h.to_bytes();
-            prop_assert_eq!(Header::parse(&bytes), Ok(h));
+            prop_assert_eq!(RegionHeader::parse(&bytes), Ok(h));
             prop_assert!(h.object_len() >= h.data_offset + h.capacity * h.stride);
         }
 
         #[test]
         fn parse_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..100)) {
-            let _ = Header::parse(&bytes);
+            let _ = RegionHeader::parse(&bytes);
         }
 
         #[test]
         fn mutated_headers_parse_or_err(h in arb_header(), at in 0usize..HEADER_LEN, v in any::<u8>()) {
             let mut bytes = h.to_bytes();
             bytes[at] = v;
-            if let Ok(p) = Header::parse(&bytes) {
+            if let Ok(p) = RegionHeader::parse(&bytes) {
                 // Whatever parses describes a mappable object and re-emits the same bytes
                 // (reserved bytes aside).
                 prop_assert!(p.validate().is_ok());
                 prop_assert!(p.object_len() <= isize::MAX as u64);
                 let again = p.to_bytes();
-                prop_assert_eq!(&again[..56], &bytes[..56]);
+                prop_assert_eq!(&again[..], &bytes[..]);
             }
         }
     }

@@ -34,7 +34,7 @@ fn non_null(p: *mut c_void, call: Call) -> Result<NonNull<u8>, Error> {
     // is excluded by mmap_min_addr); treat it as an error rather than assume.
     NonNull::new(p.cast::<u8>()).ok_or(Error::Sys {
         call,
-        errno: rustix::io::Errno::NOMEM,
+        errno: crate::error::errno::NOMEM,
     })
 }
 

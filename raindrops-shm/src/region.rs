@@ -7,11 +7,13 @@ use raindrops_core::{Counter, CounterArray, CounterView, PaddedSlot};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::process::{Pid, getpid};
 
-use crate::error::{Error, LayoutError};
-use crate::header::{DATA_OFFSET, Header, Kind, MAGIC, check_stride};
-use crate::machine::{page_size, ruby_stride};
+use crate::error::Error;
+use crate::header::RegionHeader;
+use crate::layout::{Layout, NameTable, plan};
 use crate::map::Mapping;
-use crate::object::{self, Access, Create};
+use crate::names::SlotNames;
+use crate::object::{self, Access, Identity, ShmName};
+use crate::options::Options;
 
 /// What memory a [`Region`] lives in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -34,459 +36,71 @@ pub enum Backing {
 }
 
 impl Backing {
-    /// Whether objects of this backing start with a [`Header`].
+    /// Whether objects of this backing start with a
+    /// [`RegionHeader`](crate::header::RegionHeader).
     pub const fn is_headered(self) -> bool {
         matches!(
             self,
             Backing::Named | Backing::File | Backing::Memfd | Backing::Fd
         )
     }
-}
 
-/// How to create or open a [`Region`]: slot stride, permissions, zeroing,
-/// unlinking and access. `Options::new()` gives the defaults.
-///
-/// ```
-/// use raindrops_core::CounterArray;
-/// use raindrops_shm::Options;
-///
-/// // Ruby's slot size (64 bytes on x86_64) instead of the default 128.
-/// let region = Options::new().ruby_stride().anonymous(3)?;
-/// assert_eq!(region.stride(), raindrops_shm::ruby_stride());
-/// region.incr(2, 1)?;
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Options {
-    stride: Option<usize>,
-    mode: u32,
-    zero: bool,
-    unlink_on_drop: bool,
-    access: Access,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Self::new()
+    /// A short lower-case name for tools and logs: `anonymous`, `shm`,
+    /// `file`, `ruby-file`, `memfd` or `fd`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Backing::Anonymous => "anonymous",
+            Backing::Named => "shm",
+            Backing::File => "file",
+            Backing::RubyFile => "ruby-file",
+            Backing::Memfd => "memfd",
+            Backing::Fd => "fd",
+        }
     }
 }
 
-/// How many slots of `stride` bytes fit when `len` of them, after
-/// `data_offset` bytes, are rounded up to whole pages (Ruby's
-/// `capa = page_align(size * slot) / slot`); gives `(bytes, capacity)`.
-fn plan(data_offset: usize, len: usize, stride: usize) -> Result<(usize, usize), Error> {
-    if len == 0 {
-        return Err(Error::ZeroLength);
+impl fmt::Display for Backing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
     }
-    let too_large = Error::BadLayout(LayoutError::TooLarge);
-    let bytes = len
-        .checked_mul(stride)
-        .and_then(|b| b.checked_add(data_offset))
-        .and_then(|b| b.checked_next_multiple_of(page_size()))
-        .filter(|&b| b <= isize::MAX as usize)
-        .ok_or(too_large)?;
-    Ok((bytes, (bytes - data_offset) / stride))
 }
 
-/// The capacity Ruby's raindrops gives `len` counters of `stride` bytes:
-/// `page_align(len * stride) / stride` (`None` on overflow or `len == 0`).
-///
-/// ```
-/// assert_eq!(raindrops_shm::ruby_capacity(1, 64), Some(raindrops_shm::page_size() / 64));
-/// ```
-pub fn ruby_capacity(len: usize, stride: usize) -> Option<usize> {
-    plan(0, len, stride).ok().map(|(_, capa)| capa)
-}
-
-/// Removes the POSIX shared memory object `name` (`shm_unlink`); mappings of
-/// it stay valid until unmapped.
+/// Removes the POSIX shared memory object `name` (`shm_unlink`), whatever
+/// object the name refers to now; mappings of it stay valid until unmapped.
+/// [`Region::unlink`] removes a name only if it still refers to the
+/// region's own object.
 pub fn unlink_named(name: &str) -> Result<(), Error> {
-    object::unlink_shm(&object::shm_name(name)?)
+    object::unlink_shm(&ShmName::new(name)?)
 }
 
-/// Everything but the mapping, to assemble a region from.
-struct Parts {
-    backing: Backing,
+/// Everything but the mapping and the layout, to assemble a region from:
+/// built only by [`Parts::new`].
+pub(crate) struct Parts {
     access: Access,
     fd: Option<OwnedFd>,
-    name: Option<Box<str>>,
-    path: Option<PathBuf>,
     creator: bool,
     unlink_on_drop: bool,
 }
 
-impl Options {
-    /// The defaults: stride [`CACHE_LINE`](raindrops_core::CACHE_LINE) (Ruby's
-    /// stride for the Ruby layout), mode `0o600`, no zeroing, no unlinking on
-    /// drop, [`Access::ReadWrite`].
-    pub const fn new() -> Self {
-        Options {
-            stride: None,
-            mode: 0o600,
-            zero: false,
+impl Parts {
+    /// An attached (not created) object with this access and descriptor.
+    pub(crate) fn new(access: Access, fd: Option<OwnedFd>) -> Parts {
+        Parts {
+            access,
+            fd,
+            creator: false,
             unlink_on_drop: false,
-            access: Access::ReadWrite,
         }
     }
 
-    /// Uses slots of `bytes` bytes for regions created from now on (and for
-    /// reading Ruby-layout files). Checked when used: a multiple of the word
-    /// size from one word up to [`MAX_STRIDE`](crate::MAX_STRIDE). Ignored when
-    /// opening a headered object, whose header gives its stride.
-    pub const fn stride(mut self, bytes: usize) -> Self {
-        self.stride = Some(bytes);
-        self
-    }
-
-    /// Uses Ruby's slot size on this machine ([`ruby_stride`]).
-    pub fn ruby_stride(self) -> Self {
-        self.stride(ruby_stride())
-    }
-
-    /// Permission bits for created shared memory objects and files (default
-    /// `0o600`: the owner only).
-    pub const fn mode(mut self, mode: u32) -> Self {
-        self.mode = mode;
-        self
-    }
-
-    /// Sets every slot to zero when opening an existing object, like Ruby's
-    /// `zero: true` (new objects are zero anyway).
-    pub const fn zero(mut self, zero: bool) -> Self {
-        self.zero = zero;
-        self
-    }
-
-    /// Removes the name or path of a created object when its region is
-    /// dropped, but only in the process that created it: a forked child
-    /// dropping its copy never unlinks its parent's name. Off by default.
-    pub const fn unlink_on_drop(mut self, unlink: bool) -> Self {
-        self.unlink_on_drop = unlink;
-        self
-    }
-
-    /// Read-write (default) or read-only access when opening existing objects.
-    pub const fn access(mut self, access: Access) -> Self {
-        self.access = access;
-        self
-    }
-
-    fn stride_or(&self, default: usize) -> Result<usize, Error> {
-        check_stride(self.stride.unwrap_or(default) as u64)
-    }
-
-    /// `len` counters in anonymous shared memory (`MAP_SHARED |
-    /// MAP_ANONYMOUS`), shared with every child forked afterwards; Ruby's
-    /// `Raindrops.new(len)`.
-    pub fn anonymous(&self, len: usize) -> Result<Region, Error> {
-        let stride = self.stride_or(raindrops_core::CACHE_LINE)?;
-        let (bytes, capacity) = plan(0, len, stride)?;
-        let map = Mapping::anonymous(bytes)?;
-        Ok(Region::assemble(
-            map,
-            0,
-            stride,
-            len,
-            capacity,
-            Parts {
-                backing: Backing::Anonymous,
-                access: Access::ReadWrite,
-                fd: None,
-                name: None,
-                path: None,
-                creator: true,
-                unlink_on_drop: false,
-            },
-        ))
-    }
-
-    /// Creates the POSIX shared memory object `name` (`"/name"` or
-    /// `"name"`) with `O_CREAT | O_EXCL` and `len` counters, for unrelated
-    /// processes to [`open_named`](Self::open_named). An existing name is
-    /// [`Error::AlreadyExists`]; nothing is ever replaced.
-    pub fn create_named(&self, name: &str, len: usize) -> Result<Region, Error> {
-        let name = object::shm_name(name)?;
-        let stride = self.stride_or(raindrops_core::CACHE_LINE)?;
-        let (bytes, capacity) = plan(DATA_OFFSET, len, stride)?;
-        let fd = object::create_shm(&name, self.mode)?;
-        let made = self.init_headered(fd, bytes, stride, len, capacity, Backing::Named);
-        match made {
-            Ok(mut region) => {
-                region.name = Some(name.into_boxed_str());
-                Ok(region)
-            }
-            Err(e) => {
-                // The name is ours (O_EXCL): do not leave a half-made object.
-                let _ = object::unlink_shm(&name);
-                Err(e)
-            }
+    /// Marks the object as created by this handle, which may grow it and,
+    /// if `unlink_on_drop`, removes its name when dropped.
+    pub(crate) fn created(self, unlink_on_drop: bool) -> Parts {
+        Parts {
+            creator: true,
+            unlink_on_drop,
+            ..self
         }
-    }
-
-    /// Attaches to the POSIX shared memory object `name`, validating its
-    /// header (see [`Error`] for what can be wrong) before mapping it.
-    pub fn open_named(&self, name: &str) -> Result<Region, Error> {
-        let name = object::shm_name(name)?;
-        let fd = object::open_shm(&name, self.access)?;
-        let mut region = self.attach_headered(fd, Backing::Named)?;
-        region.name = Some(name.into_boxed_str());
-        Ok(region)
-    }
-
-    /// Creates the file `path` (`O_CREAT | O_EXCL`) in this crate's headered
-    /// layout with `len` counters.
-    pub fn create_file(&self, path: impl AsRef<Path>, len: usize) -> Result<Region, Error> {
-        let path = path.as_ref();
-        let stride = self.stride_or(raindrops_core::CACHE_LINE)?;
-        let (bytes, capacity) = plan(DATA_OFFSET, len, stride)?;
-        let fd = object::open_path(path, Access::ReadWrite, Create::Exclusive(self.mode))?;
-        match self.init_headered(fd, bytes, stride, len, capacity, Backing::File) {
-            Ok(mut region) => {
-                region.path = Some(path.to_path_buf());
-                Ok(region)
-            }
-            Err(e) => {
-                let _ = rustix::fs::unlink(path);
-                Err(e)
-            }
-        }
-    }
-
-    /// Opens the headered file `path`, validating its header before mapping.
-    pub fn open_file(&self, path: impl AsRef<Path>) -> Result<Region, Error> {
-        let path = path.as_ref();
-        let fd = object::open_path(path, self.access, Create::No)?;
-        let mut region = self.attach_headered(fd, Backing::File)?;
-        region.path = Some(path.to_path_buf());
-        Ok(region)
-    }
-
-    /// A new memfd (`memfd_create(name)`) with `len` counters and a header,
-    /// sealed against shrinking (`F_SEAL_SHRINK | F_SEAL_SEAL`), so that a
-    /// process it is passed to ([`Region::fd`], then [`from_fd`](Self::from_fd)
-    /// there) can never be made to fault by a truncation. It is inherited by
-    /// forked children like anonymous memory, and unlike anonymous memory it
-    /// grows past its capacity without breaking the sharing.
-    pub fn memfd(&self, name: &str, len: usize) -> Result<Region, Error> {
-        let stride = self.stride_or(raindrops_core::CACHE_LINE)?;
-        let (bytes, capacity) = plan(DATA_OFFSET, len, stride)?;
-        let fd = object::create_memfd(name)?;
-        object::grow_to(&fd, bytes as u64)?;
-        object::seal_shrink(&fd)?;
-        self.init_headered(fd, bytes, stride, len, capacity, Backing::Memfd)
-    }
-
-    /// Attaches to a headered object given by descriptor: a memfd passed by
-    /// another process, a shared memory object or a file. The descriptor is
-    /// kept (and closed with the region).
-    pub fn from_fd(&self, fd: OwnedFd) -> Result<Region, Error> {
-        self.attach_headered(fd, Backing::Fd)
-    }
-
-    /// Opens (creating it if missing, with [`mode`](Self::mode)) the file
-    /// `path` in the layout of Ruby's `Raindrops.new(len, io: file)`: `len`
-    /// counters of Ruby's stride, native-endian words, no header. Like Ruby,
-    /// the file is extended to the page-aligned size and
-    /// [`zero`](Self::zero) clears it; unlike Ruby, a longer file is never
-    /// shortened (that would make other processes' mappings fault). With
-    /// [`Access::ReadOnly`] the file is neither created nor extended and must
-    /// already be long enough.
-    pub fn ruby_file(&self, path: impl AsRef<Path>, len: usize) -> Result<Region, Error> {
-        let path = path.as_ref();
-        let create = match self.access {
-            Access::ReadWrite => Create::IfMissing(self.mode),
-            Access::ReadOnly => Create::No,
-        };
-        let fd = object::open_path(path, self.access, create)?;
-        let mut region = self.ruby_fd(fd, len)?;
-        region.path = Some(path.to_path_buf());
-        Ok(region)
-    }
-
-    /// [`ruby_file`](Self::ruby_file) for an open descriptor (Ruby's `io:`
-    /// argument); the descriptor is kept and closed with the region.
-    pub fn ruby_fd(&self, fd: OwnedFd, len: usize) -> Result<Region, Error> {
-        let stride = self.stride_or(ruby_stride())?;
-        let (bytes, capacity) = plan(0, len, stride)?;
-        let size = object::size_of_regular(&fd)?;
-        match self.access {
-            Access::ReadWrite => object::grow_to(&fd, bytes as u64)?,
-            Access::ReadOnly if size < bytes as u64 => {
-                return Err(Error::Truncated {
-                    needed: bytes as u64,
-                    len: size,
-                });
-            }
-            Access::ReadOnly => {}
-        }
-        let map = Mapping::of_fd(fd.as_fd(), bytes, self.access == Access::ReadOnly)?;
-        let region = Region::assemble(
-            map,
-            0,
-            stride,
-            len,
-            capacity,
-            Parts {
-                backing: Backing::RubyFile,
-                access: self.access,
-                fd: Some(fd),
-                name: None,
-                path: None,
-                creator: self.access == Access::ReadWrite,
-                unlink_on_drop: self.unlink_on_drop,
-            },
-        );
-        if self.zero && self.access == Access::ReadWrite {
-            region.capacity_view().clear();
-        }
-        Ok(region)
-    }
-
-    /// Opens an existing Ruby-layout file without resizing it: every whole
-    /// slot of Ruby's stride (or [`stride`](Self::stride)) in the file is a
-    /// counter, so [`len`](CounterArray::len) is Ruby's `capa` (Ruby does not
-    /// record its `size`).
-    pub fn open_ruby_file(&self, path: impl AsRef<Path>) -> Result<Region, Error> {
-        let path = path.as_ref();
-        let fd = object::open_path(path, self.access, Create::No)?;
-        let mut region = self.attach_ruby(fd)?;
-        region.path = Some(path.to_path_buf());
-        Ok(region)
-    }
-
-    fn attach_ruby(&self, fd: OwnedFd) -> Result<Region, Error> {
-        let stride = self.stride_or(ruby_stride())?;
-        let size = object::size_of_regular(&fd)?;
-        let len = usize::try_from(size / stride as u64)
-            .map_err(|_| Error::BadLayout(LayoutError::TooLarge))?;
-        if len == 0 {
-            return Err(Error::Truncated {
-                needed: stride as u64,
-                len: size,
-            });
-        }
-        let bytes = len * stride; // <= size, which fits in memory
-        let map = Mapping::of_fd(fd.as_fd(), bytes, self.access == Access::ReadOnly)?;
-        let region = Region::assemble(
-            map,
-            0,
-            stride,
-            len,
-            len,
-            Parts {
-                backing: Backing::RubyFile,
-                access: self.access,
-                fd: Some(fd),
-                name: None,
-                path: None,
-                creator: false,
-                unlink_on_drop: false,
-            },
-        );
-        if self.zero && self.access == Access::ReadWrite {
-            region.capacity_view().clear();
-        }
-        Ok(region)
-    }
-
-    /// Opens what `target` names, for tools such as `raindrops counters`:
-    /// `shm:NAME` is a named shared memory object; anything else is a path,
-    /// read in this crate's headered layout when the file starts with
-    /// [`MAGIC`], else in Ruby's layout ([`open_ruby_file`](Self::open_ruby_file))
-    /// if its size is a whole number of pages, as Ruby makes its files
-    /// (anything else is [`Error::BadMagic`]).
-    ///
-    /// With [`Access::ReadOnly`] this never changes the object.
-    pub fn open(&self, target: &str) -> Result<Region, Error> {
-        if let Some(name) = target.strip_prefix("shm:") {
-            return self.open_named(name);
-        }
-        let path = Path::new(target);
-        let fd = object::open_path(path, self.access, Create::No)?;
-        let mut magic = [0u8; 8];
-        let got = object::read_prefix(&fd, &mut magic)?;
-        let mut region = if got == magic.len() && &magic == MAGIC {
-            self.attach_headered(fd, Backing::File)?
-        } else {
-            // Ruby sizes its files to whole pages: anything else without
-            // our magic is not a counter region (a typo'd path, a log).
-            let size = object::size_of_regular(&fd)?;
-            if size == 0 || size % page_size() as u64 != 0 {
-                return Err(Error::BadMagic { found: magic });
-            }
-            self.attach_ruby(fd)?
-        };
-        region.path = Some(path.to_path_buf());
-        Ok(region)
-    }
-
-    /// Sizes a new object, writes its header and maps it.
-    fn init_headered(
-        &self,
-        fd: OwnedFd,
-        bytes: usize,
-        stride: usize,
-        len: usize,
-        capacity: usize,
-        backing: Backing,
-    ) -> Result<Region, Error> {
-        object::grow_to(&fd, bytes as u64)?;
-        // The header goes in last, so a process attaching too early sees a
-        // clear error (BadMagic or Truncated) rather than half a region.
-        let map = Mapping::of_fd(fd.as_fd(), bytes, false)?;
-        object::write_header(&fd, &Header::counters(stride, len, capacity))?;
-        let sealed_memfd = backing == Backing::Memfd;
-        Ok(Region::assemble(
-            map,
-            DATA_OFFSET,
-            stride,
-            len,
-            capacity,
-            Parts {
-                backing,
-                access: Access::ReadWrite,
-                fd: Some(fd),
-                name: None,
-                path: None,
-                creator: true,
-                unlink_on_drop: self.unlink_on_drop && !sealed_memfd,
-            },
-        ))
-    }
-
-    /// Validates the header and size of an existing object, then maps it.
-    fn attach_headered(&self, fd: OwnedFd, backing: Backing) -> Result<Region, Error> {
-        let size = object::size_of_regular(&fd)?;
-        let h = object::read_header(&fd, size)?;
-        if h.kind != Kind::Counters {
-            return Err(Error::BadLayout(LayoutError::Kind {
-                found: h.kind.to_raw(),
-            }));
-        }
-        // A validated header fits in isize, so these conversions hold.
-        let conv = |v: u64| usize::try_from(v).map_err(|_| Error::BadLayout(LayoutError::TooLarge));
-        let bytes = conv(h.object_len())?;
-        let map = Mapping::of_fd(fd.as_fd(), bytes, self.access == Access::ReadOnly)?;
-        let region = Region::assemble(
-            map,
-            conv(h.data_offset)?,
-            conv(h.stride)?,
-            conv(h.len)?,
-            conv(h.capacity)?,
-            Parts {
-                backing,
-                access: self.access,
-                fd: Some(fd),
-                name: None,
-                path: None,
-                creator: false,
-                unlink_on_drop: false,
-            },
-        );
-        if self.zero && self.access == Access::ReadWrite {
-            region.capacity_view().clear();
-        }
-        Ok(region)
     }
 }
 
@@ -532,6 +146,17 @@ impl Options {
 /// default mode `0o600` so other users cannot either, and prefer a memfd
 /// (sealed with `F_SEAL_SHRINK`, see [`is_shrink_sealed`](Self::is_shrink_sealed))
 /// when handing memory to processes you do not trust.
+///
+/// Which backing guarantees what:
+///
+/// - anonymous memory has no file anyone could shrink: never `SIGBUS`;
+/// - a sealed memfd ([`Options::memfd`], or one received with
+///   `is_shrink_sealed()` true) cannot be shrunk by anyone: never `SIGBUS`;
+/// - named shared memory and files (ours or Ruby's) can be shrunk by any
+///   process with write access: a mapped region of one may raise `SIGBUS`.
+///   To read such objects without that risk, copy them with a
+///   [`RegionReader`](crate::RegionReader), which reports a shrink as
+///   [`Error::Truncated`].
 pub struct Region {
     /// The `len` counters in use. `'static` is a private fiction: the view
     /// is only handed out reborrowed from `&self`, and the mapping it points
@@ -549,31 +174,48 @@ pub struct Region {
     creator: bool,
     pid: Pid,
     unlink_on_drop: bool,
+    names: Option<NameTable>,
 }
 
 impl Region {
-    fn assemble(
-        map: Mapping,
-        data_offset: usize,
-        stride: usize,
-        len: usize,
-        capacity: usize,
-        parts: Parts,
-    ) -> Region {
+    /// The one place a region is put together.
+    pub(crate) fn assemble(map: Mapping, layout: Layout, parts: Parts) -> Region {
+        let Layout {
+            backing,
+            data_offset,
+            stride,
+            len,
+            capacity,
+            names,
+        } = layout;
         Region {
             view: view_of(&map, data_offset, stride, len, capacity),
             capacity,
             data_offset,
             map: Some(map),
             fd: parts.fd,
-            name: parts.name,
-            path: parts.path,
-            backing: parts.backing,
+            name: None,
+            path: None,
+            backing,
             access: parts.access,
             creator: parts.creator,
             pid: getpid(),
             unlink_on_drop: parts.unlink_on_drop,
+            names,
         }
+    }
+
+    pub(crate) fn set_name(&mut self, name: Box<str>) {
+        self.name = Some(name);
+    }
+
+    pub(crate) fn set_path(&mut self, path: PathBuf) {
+        self.path = Some(path);
+    }
+
+    /// Zeroes all `capacity` slots (Ruby's `zero: true`).
+    pub(crate) fn clear_capacity(&self) {
+        self.capacity_view().clear();
     }
 
     /// `len` counters in anonymous shared memory with the default options
@@ -600,8 +242,11 @@ impl Region {
     }
 
     /// Opens `shm:NAME` or a path (headered or Ruby layout) read-only, never
-    /// changing it: the one call for tools that print live values (see
-    /// [`Options::open`] and [`Access::ReadOnly`]).
+    /// changing it, mapped so that values stay live (see [`Options::open`]
+    /// and [`Access::ReadOnly`]). Mapped memory is only as safe as the
+    /// backing (see "The shrink hazard" below): a tool that prints values
+    /// of objects it does not trust should use a
+    /// [`RegionReader`](crate::RegionReader), which copies.
     pub fn open_read_only(target: &str) -> Result<Region, Error> {
         Options::new().access(Access::ReadOnly).open(target)
     }
@@ -646,6 +291,16 @@ impl Region {
     /// shrink it under this mapping (true for [`Options::memfd`]).
     pub fn is_shrink_sealed(&self) -> bool {
         self.fd.as_ref().is_some_and(object::is_shrink_sealed)
+    }
+
+    /// The slot names given at creation ([`Options::names`]) or stored in
+    /// the object's header; empty when there are none. They come from
+    /// shared memory: show them with
+    /// [`EscapedName`](raindrops_core::EscapedName).
+    pub fn slot_names(&self) -> SlotNames<'_> {
+        self.names
+            .as_ref()
+            .map_or(SlotNames::EMPTY, NameTable::view)
     }
 
     /// The counters as a [`CounterView`].
@@ -757,24 +412,50 @@ impl Region {
         if !self.creator || self.access == Access::ReadOnly || getpid() != self.pid {
             return Ok(());
         }
-        object::write_header(
-            fd,
-            &Header {
-                kind: Kind::Counters,
-                data_offset: self.data_offset as u64,
-                stride: self.view.stride() as u64,
-                len: self.view.len() as u64,
-                capacity: self.capacity as u64,
-            },
-        )
+        let h = RegionHeader::counters_at(
+            self.data_offset,
+            self.view.stride(),
+            self.view.len(),
+            self.capacity,
+            self.names.as_ref(),
+        );
+        object::write_header(fd, &h)
     }
 
     /// An independent copy of the current values in fresh anonymous shared
-    /// memory, with the same length and stride (Ruby's `dup`).
+    /// memory (Ruby's `dup`): the same length, stride and slot names, a
+    /// capacity of its own. Like every anonymous region it is shared with
+    /// the children forked after it is made, and not with the processes
+    /// that share `self`. Works on any backing and access, including
+    /// read-only regions: a snapshot to keep.
+    ///
+    /// ```
+    /// use raindrops_core::CounterArray;
+    /// let live = raindrops_shm::Region::anonymous(2)?;
+    /// live.set(1, 5)?;
+    /// let copy = live.dup()?;
+    /// live.incr(1, 1)?;
+    /// assert_eq!((copy.get(1)?, live.get(1)?), (5, 6));
+    /// # Ok::<(), raindrops_shm::Error>(())
+    /// ```
     pub fn dup(&self) -> Result<Region, Error> {
-        let copy = Options::new()
-            .stride(self.view.stride())
-            .anonymous(self.view.len().max(1))?;
+        let stride = self.view.stride();
+        let len = self.view.len();
+        let (bytes, capacity) = plan(0, len.max(1), stride)?;
+        let map = Mapping::anonymous(bytes)?;
+        let layout = Layout {
+            backing: Backing::Anonymous,
+            data_offset: 0,
+            stride,
+            len,
+            capacity,
+            names: self.names.clone(),
+        };
+        let copy = Region::assemble(
+            map,
+            layout,
+            Parts::new(Access::ReadWrite, None).created(false),
+        );
         for (i, v) in self.view.values().enumerate() {
             // In range: the copy has the same length.
             let _ = copy.set(i, v);
@@ -794,12 +475,22 @@ impl Region {
     /// Removes the object's name or path now (`shm_unlink` or `unlink`);
     /// every mapping stays valid. Does nothing for anonymous memory, memfds
     /// and descriptors.
+    ///
+    /// Only a name that still refers to this region's object is removed
+    /// (device and inode compared): if it was removed and someone made a new
+    /// object under it, that object is left alone and this is
+    /// [`Error::NameReplaced`]. The check and the removal are two system
+    /// calls; a process able to replace entries of the directory could swap
+    /// the name in between, which Linux gives no way to rule out.
     pub fn unlink(&self) -> Result<(), Error> {
+        let Some(fd) = &self.fd else {
+            return Ok(());
+        };
         if let Some(name) = &self.name {
-            return object::unlink_shm(name);
+            return object::unlink_shm_if(&ShmName::new(name)?, Identity::of(fd)?);
         }
         if let Some(path) = &self.path {
-            return rustix::fs::unlink(path).map_err(Error::sys(crate::error::Call::Unlink));
+            return object::unlink_path_if(path, Identity::of(fd)?);
         }
         Ok(())
     }
@@ -878,23 +569,7 @@ impl fmt::Debug for Region {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn plan_rounds_to_pages_like_ruby() {
-        let page = page_size();
-        assert_eq!(plan(0, 1, 64), Ok((page, page / 64)));
-        assert_eq!(plan(0, page / 64, 64), Ok((page, page / 64)));
-        assert_eq!(plan(0, page / 64 + 1, 64), Ok((2 * page, 2 * page / 64)));
-        assert_eq!(plan(128, 1, 128), Ok((page, (page - 128) / 128)));
-        // A stride that does not divide the page leaves the tail unused.
-        assert_eq!(plan(0, 1, 24), Ok((page, page / 24)));
-        assert_eq!(plan(0, 0, 64), Err(Error::ZeroLength));
-        assert_eq!(
-            plan(0, usize::MAX / 2, 64),
-            Err(Error::BadLayout(LayoutError::TooLarge))
-        );
-        assert_eq!(ruby_capacity(0, 64), None);
-    }
+    use crate::machine::page_size;
 
     #[test]
     fn views_never_exceed_the_mapping() {

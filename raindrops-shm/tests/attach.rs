@@ -8,7 +8,7 @@ use std::process::Command;
 
 use common::{ShmName, TempPath};
 use raindrops_core::CounterArray;
-use raindrops_shm::header::{Header, Kind};
+use raindrops_shm::header::{Kind, RegionHeader};
 use raindrops_shm::{
     Access, Backing, Error, LayoutError, MAGIC, Options, Region, SharedAggregate, VERSION,
 };
@@ -124,7 +124,7 @@ fn another_process_gets_the_memfd() {
 #[test]
 fn another_process_feeds_a_named_aggregate() {
     let name = ShmName::new("peer-agg");
-    let agg = SharedAggregate::create_named(&name.0, 0o600, false).unwrap();
+    let agg = SharedAggregate::create_named(&name.0).unwrap();
     agg.push(1);
     agg.push(2);
     spawn_peer(&format!("aggregate:{}", name.0), |_| {});
@@ -179,7 +179,7 @@ fn header_file(tag: &str, bytes: &[u8]) -> TempPath {
     path
 }
 
-fn object_bytes(h: &Header) -> Vec<u8> {
+fn object_bytes(h: &RegionHeader) -> Vec<u8> {
     let mut v = vec![0u8; h.object_len() as usize];
     v[..64].copy_from_slice(&h.to_bytes());
     v
@@ -187,7 +187,7 @@ fn object_bytes(h: &Header) -> Vec<u8> {
 
 #[test]
 fn each_fault_has_its_error() {
-    let good = Header::counters(raindrops_core::CACHE_LINE, 2, 4);
+    let good = RegionHeader::counters(raindrops_core::CACHE_LINE, 2, 4);
     let o = Options::new();
 
     // A good file opens.
@@ -311,13 +311,11 @@ fn each_fault_has_its_error() {
 fn truncated_shm_object() {
     let name = ShmName::new("shrunk");
     let r = Region::create_named(&name.0, 100).unwrap();
-    let fd = rustix::shm::open(
-        name.0.as_str(),
-        rustix::shm::OFlags::RDWR,
-        rustix::fs::Mode::empty(),
-    )
-    .unwrap();
-    rustix::fs::ftruncate(&fd, 200).unwrap();
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(format!("/dev/shm{}", name.0))
+        .unwrap();
+    f.set_len(200).unwrap();
     assert!(matches!(
         Region::open_named(&name.0).unwrap_err(),
         Error::Truncated { len: 200, .. }

@@ -214,7 +214,7 @@ fn aggregate_fed_by_workers() {
     assert_eq!(s.max(), Some(INCREMENTS as u64 - 1));
 
     let name = ShmName::new("fork-agg");
-    let named = SharedAggregate::create_named(&name.0, 0o600, false).unwrap();
+    let named = SharedAggregate::create_named(&name.0).unwrap();
     let codes = fork_children(2, |i| {
         named.push(10 * (i as u64 + 1));
         0

@@ -114,7 +114,7 @@ mod bench {
         g.bench_function("parse + every metric", |b| {
             b.iter(|| {
                 TcpInfo::parse(black_box(&bytes))
-                    .metrics()
+                    .fields()
                     .fold(0u64, |a, m| a.wrapping_add(m.value))
             })
         });

@@ -15,7 +15,7 @@ fn show(who: &str, info: &TcpInfo) {
         info.snd_wscale(),
         info.rcv_wscale(),
     );
-    for m in info.metrics() {
+    for m in info.fields() {
         println!("  {:<22} {:>20} {}", m.name, m.value, m.unit);
     }
 }

@@ -2,9 +2,11 @@
 
 use core::fmt;
 
+use raindrops_core::Errno;
+
 /// Why a TCP socket option could not be read or set.
 ///
-/// A small `Copy` value carrying the kernel's errno; [`fmt::Display`] says
+/// A small `Copy` value carrying the kernel's [`Errno`]; [`fmt::Display`] says
 /// what it means for the caller, and `std::io::Error::from` converts it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -14,7 +16,7 @@ pub enum Error {
     /// `ENOPROTOOPT` for some protocols); `errno` says which.
     NotTcp {
         /// The errno the kernel returned.
-        errno: i32,
+        errno: Errno,
     },
     /// The descriptor is not open (`EBADF`).
     BadFd,
@@ -24,30 +26,36 @@ pub enum Error {
     /// Any other failure, with the kernel's errno.
     Os {
         /// The errno the kernel returned.
-        errno: i32,
+        errno: Errno,
     },
 }
 
 impl Error {
     /// Classifies the errno of a failed `getsockopt`/`setsockopt` at
     /// level `IPPROTO_TCP`.
-    pub(crate) fn from_errno(errno: i32) -> Error {
-        match errno {
+    pub(crate) fn from_errno(errno: Errno) -> Error {
+        match errno.raw() {
             libc::EOPNOTSUPP | libc::ENOPROTOOPT => Error::NotTcp { errno },
             libc::EBADF => Error::BadFd,
             libc::ENOTSOCK => Error::NotSocket,
-            errno => Error::Os { errno },
+            _ => Error::Os { errno },
         }
     }
 
     /// The errno behind the error (`EBADF` for [`BadFd`](Self::BadFd),
     /// `ENOTSOCK` for [`NotSocket`](Self::NotSocket)).
-    pub fn raw_os_error(&self) -> i32 {
+    pub fn errno(&self) -> Errno {
         match *self {
             Error::NotTcp { errno } | Error::Os { errno } => errno,
-            Error::BadFd => libc::EBADF,
-            Error::NotSocket => libc::ENOTSOCK,
+            Error::BadFd => Errno::from_raw(libc::EBADF),
+            Error::NotSocket => Errno::from_raw(libc::ENOTSOCK),
         }
+    }
+
+    /// The number of [`Error::errno`], as `std::io::Error::raw_os_error`
+    /// gives it.
+    pub fn raw_os_error(&self) -> i32 {
+        self.errno().raw()
     }
 }
 
@@ -80,17 +88,18 @@ mod tests {
 
     #[test]
     fn errnos_are_classified_and_kept() {
+        let n = Errno::from_raw;
         for (errno, want) in [
             (
                 libc::EOPNOTSUPP,
                 Error::NotTcp {
-                    errno: libc::EOPNOTSUPP,
+                    errno: n(libc::EOPNOTSUPP),
                 },
             ),
             (
                 libc::ENOPROTOOPT,
                 Error::NotTcp {
-                    errno: libc::ENOPROTOOPT,
+                    errno: n(libc::ENOPROTOOPT),
                 },
             ),
             (libc::EBADF, Error::BadFd),
@@ -98,13 +107,13 @@ mod tests {
             (
                 libc::EINVAL,
                 Error::Os {
-                    errno: libc::EINVAL,
+                    errno: n(libc::EINVAL),
                 },
             ),
         ] {
-            let e = Error::from_errno(errno);
+            let e = Error::from_errno(n(errno));
             assert_eq!(e, want);
-            assert_eq!(e.raw_os_error(), errno);
+            assert_eq!((e.raw_os_error(), e.errno()), (errno, n(errno)));
             let io = std::io::Error::from(e);
             assert_eq!(io.kind(), std::io::Error::from_raw_os_error(errno).kind());
         }
@@ -113,7 +122,7 @@ mod tests {
     #[test]
     fn messages_say_what_is_wrong() {
         let e = Error::NotTcp {
-            errno: libc::EOPNOTSUPP,
+            errno: Errno::from_raw(libc::EOPNOTSUPP),
         };
         let s = e.to_string();
         assert!(s.starts_with("not a TCP socket"), "{s}");

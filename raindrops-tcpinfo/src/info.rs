@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use crate::metric::{FieldSpec, Metrics, Unit};
+use crate::field::{FieldSpec, TcpInfoFields, Unit};
 use crate::{CaState, FastOpenClientFail, TcpState, TcpiOptions};
 
 /// The bytes of a Linux `struct tcp_info` as the kernel returned them, with
@@ -68,7 +68,7 @@ macro_rules! ne_int {
 ne_int!(u8, u16, u32, u64);
 
 /// Defines the accessors of the plain integer fields, their offsets
-/// (`offset::name`) and the table behind [`TcpInfo::metrics`], from one list.
+/// (`offset::name`) and the table behind [`TcpInfo::fields`], from one list.
 macro_rules! integer_fields {
     ($(
         $(#[doc = $doc:literal])+
@@ -395,7 +395,7 @@ impl TcpInfo {
     /// ```
     /// use raindrops_tcpinfo::{TcpInfo, Unit};
     /// let info = TcpInfo::parse(&[0u8; 12]);
-    /// let names: Vec<_> = info.metrics().map(|m| (m.name, m.unit)).collect();
+    /// let names: Vec<_> = info.fields().map(|f| (f.name, f.unit)).collect();
     /// assert_eq!(
     ///     names,
     ///     [
@@ -406,8 +406,8 @@ impl TcpInfo {
     ///     ]
     /// );
     /// ```
-    pub fn metrics(&self) -> Metrics<'_> {
-        Metrics {
+    pub fn fields(&self) -> TcpInfoFields<'_> {
+        TcpInfoFields {
             info: self,
             specs: INTEGER_FIELDS.iter(),
         }
@@ -461,7 +461,7 @@ impl fmt::Debug for TcpInfo {
         if let Some(v) = self.ca_state() {
             d.field("ca_state", &v);
         }
-        for m in self.metrics().take_while(|m| m.name != "rto") {
+        for m in self.fields().take_while(|m| m.name != "rto") {
             d.field(m.name, &m.value);
         }
         if let Some(v) = self.options() {
@@ -479,7 +479,7 @@ impl fmt::Debug for TcpInfo {
         if let Some(v) = self.fastopen_client_fail() {
             d.field("fastopen_client_fail", &v);
         }
-        for m in self.metrics().skip_while(|m| m.name != "rto") {
+        for m in self.fields().skip_while(|m| m.name != "rto") {
             d.field(m.name, &m.value);
         }
         d.finish()
@@ -704,13 +704,13 @@ mod tests {
             has(7).then(|| k.tcpi_fastopen_client_fail())
         );
 
-        // metrics(): exactly the integer fields that fit, with the
+        // fields(): exactly the integer fields that fit, with the
         // accessors' values.
         let fitting = INTEGER_FIELDS
             .iter()
             .filter(|s| s.offset + s.size <= len)
             .count();
-        let metrics: Vec<_> = info.metrics().collect();
+        let metrics: Vec<_> = info.fields().collect();
         assert_eq!(metrics.len(), fitting, "at length {len}");
         for (m, spec) in metrics.iter().zip(INTEGER_FIELDS) {
             assert_eq!(m.name, spec.name);
@@ -778,7 +778,7 @@ mod tests {
         for info in [TcpInfo::EMPTY, TcpInfo::default(), TcpInfo::parse(&[])] {
             assert!(info.is_empty());
             assert_eq!(info.state(), None);
-            assert_eq!(info.metrics().count(), 0);
+            assert_eq!(info.fields().count(), 0);
             assert_eq!(std::format!("{info:?}"), "TcpInfo { len: 0 }");
         }
     }
@@ -885,7 +885,7 @@ mod tests {
         assert_eq!(old.len(), 104);
         assert_eq!(old.total_retrans(), Some(0));
         assert_eq!(old.pacing_rate(), None);
-        assert_eq!(old.metrics().last().map(|m| m.name), Some("total_retrans"));
+        assert_eq!(old.fields().last().map(|m| m.name), Some("total_retrans"));
         assert_eq!(old.rtt(), c.rtt());
     }
 

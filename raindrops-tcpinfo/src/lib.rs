@@ -14,8 +14,8 @@
 #[cfg(any(feature = "std", test))]
 extern crate std;
 
+mod field;
 mod info;
-mod metric;
 mod options;
 mod state;
 
@@ -26,14 +26,18 @@ mod last_data_recv;
 #[cfg(feature = "std")]
 mod sockopt;
 
+pub use field::{TcpInfoField, TcpInfoFields, Unit};
 pub use info::TcpInfo;
-pub use metric::{Metric, Metrics, Unit};
 pub use options::{FastOpenClientFail, TcpiOptions};
-pub use state::{CaState, TcpState};
+pub use raindrops_core::TcpState;
+pub use state::CaState;
 
 #[cfg(feature = "std")]
 pub use error::Error;
 #[cfg(all(feature = "std", target_has_atomic = "64"))]
 pub use last_data_recv::LastDataRecv;
+/// The errno type of [`Error`], re-exported from raindrops-core.
+#[cfg(feature = "std")]
+pub use raindrops_core::Errno;
 #[cfg(feature = "std")]
 pub use sockopt::{set_tcp_defer_accept, tcp_defer_accept, tcp_info};

@@ -125,5 +125,7 @@ fn setsockopt_int(fd: libc::c_int, name: libc::c_int, value: libc::c_int) -> lib
 
 /// The [`Error`] for the errno of the call that just failed.
 fn last_error() -> Error {
-    Error::from_errno(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
+    Error::from_errno(raindrops_core::Errno::from_raw(
+        std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
+    ))
 }

@@ -1,4 +1,5 @@
-//! The TCP connection state and the congestion-avoidance state.
+//! The congestion-avoidance state (the TCP state is raindrops-core's
+//! [`TcpState`](raindrops_core::TcpState), shared with raindrops-diag).
 
 use core::fmt;
 
@@ -40,8 +41,8 @@ macro_rules! enum_with_unknown {
         }
 
         impl $name {
-            /// The kernel's name of the value (without its `TCP_` prefix),
-            /// or `None` for an unknown value.
+            /// The kernel's name of the value, or `None` for an unknown
+            /// value.
             pub const fn name(self) -> Option<&'static str> {
                 match self {
                     $( $name::$variant => Some($text), )+
@@ -60,51 +61,6 @@ macro_rules! enum_with_unknown {
             }
         }
     };
-}
-
-enum_with_unknown! {
-    /// The state of a TCP socket (`tcpi_state`; the kernel's
-    /// `include/net/tcp_states.h`, the numbers `ss` and `/proc/net/tcp` show).
-    ///
-    /// ```
-    /// use raindrops_tcpinfo::TcpState;
-    /// assert_eq!(TcpState::from(10), TcpState::Listen);
-    /// assert_eq!(u8::from(TcpState::Established), 1);
-    /// assert_eq!(TcpState::from(99), TcpState::Unknown(99));
-    /// assert_eq!(TcpState::NewSynRecv.to_string(), "NEW_SYN_RECV");
-    /// ```
-    pub enum TcpState {
-        /// `TCP_ESTABLISHED` (1): the connection is open.
-        Established = 1 => "ESTABLISHED",
-        /// `TCP_SYN_SENT` (2): a connect is in progress.
-        SynSent = 2 => "SYN_SENT",
-        /// `TCP_SYN_RECV` (3): a SYN was received and answered (also a
-        /// Fast Open child before its handshake completes).
-        SynRecv = 3 => "SYN_RECV",
-        /// `TCP_FIN_WAIT1` (4): we closed, our FIN is not acknowledged yet.
-        FinWait1 = 4 => "FIN_WAIT1",
-        /// `TCP_FIN_WAIT2` (5): we closed and the peer acknowledged it.
-        FinWait2 = 5 => "FIN_WAIT2",
-        /// `TCP_TIME_WAIT` (6): both sides closed; waiting out old segments.
-        TimeWait = 6 => "TIME_WAIT",
-        /// `TCP_CLOSE` (7): not connected (also a fresh, unconnected socket).
-        Close = 7 => "CLOSE",
-        /// `TCP_CLOSE_WAIT` (8): the peer closed, we have not.
-        CloseWait = 8 => "CLOSE_WAIT",
-        /// `TCP_LAST_ACK` (9): the peer closed, then we did; waiting for
-        /// the acknowledgement of our FIN.
-        LastAck = 9 => "LAST_ACK",
-        /// `TCP_LISTEN` (10): a listening socket.
-        Listen = 10 => "LISTEN",
-        /// `TCP_CLOSING` (11): both sides closed at the same time.
-        Closing = 11 => "CLOSING",
-        /// `TCP_NEW_SYN_RECV` (12): a request socket in a listener's SYN
-        /// queue (seen in `sock_diag` dumps, Linux 4.4+).
-        NewSynRecv = 12 => "NEW_SYN_RECV",
-        /// `TCP_BOUND_INACTIVE` (13): a bound socket that neither listens
-        /// nor connects (seen in `sock_diag` dumps, Linux 6.7+).
-        BoundInactive = 13 => "BOUND_INACTIVE",
-    }
 }
 
 enum_with_unknown! {
@@ -139,37 +95,10 @@ mod tests {
     #[test]
     fn every_byte_roundtrips() {
         for v in 0..=u8::MAX {
-            assert_eq!(u8::from(TcpState::from(v)), v);
             assert_eq!(u8::from(CaState::from(v)), v);
-            let known = (1..=13).contains(&v);
-            assert_eq!(TcpState::from(v).name().is_some(), known, "{v}");
             assert_eq!(CaState::from(v).name().is_some(), v <= 4, "{v}");
         }
-    }
-
-    #[test]
-    fn names_and_numbers_match_the_kernel() {
-        // include/net/tcp_states.h
-        let table = [
-            (1, "ESTABLISHED"),
-            (2, "SYN_SENT"),
-            (3, "SYN_RECV"),
-            (4, "FIN_WAIT1"),
-            (5, "FIN_WAIT2"),
-            (6, "TIME_WAIT"),
-            (7, "CLOSE"),
-            (8, "CLOSE_WAIT"),
-            (9, "LAST_ACK"),
-            (10, "LISTEN"),
-            (11, "CLOSING"),
-            (12, "NEW_SYN_RECV"),
-            (13, "BOUND_INACTIVE"),
-        ];
-        for (n, name) in table {
-            assert_eq!(TcpState::from(n).to_string(), name);
-        }
-        assert_eq!(TcpState::from(0).to_string(), "0");
-        assert_eq!(TcpState::Unknown(200).name(), None);
+        assert_eq!(CaState::from(9).to_string(), "9");
     }
 
     #[test]

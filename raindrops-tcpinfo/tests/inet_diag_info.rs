@@ -133,7 +133,7 @@ fn the_diag_attribute_decodes_like_getsockopt() {
         assert_eq!(diag.state(), Some(TcpState::Established));
         // The connection is idle: everything but the ages is the same in
         // both reads.
-        for (d, s) in diag.metrics().zip(sockopt.metrics()) {
+        for (d, s) in diag.fields().zip(sockopt.fields()) {
             assert_eq!(d.name, s.name);
             if d.name.starts_with("last_") {
                 assert!(
@@ -147,7 +147,7 @@ fn the_diag_attribute_decodes_like_getsockopt() {
                 assert_eq!(d.value, s.value, "{addr}: {}", d.name);
             }
         }
-        assert_eq!(diag.metrics().count(), sockopt.metrics().count());
+        assert_eq!(diag.fields().count(), sockopt.fields().count());
         assert_eq!(diag.options(), sockopt.options());
         assert_eq!(diag.snd_wscale(), sockopt.snd_wscale());
         assert_eq!(diag.rcv_wscale(), sockopt.rcv_wscale());

@@ -83,7 +83,7 @@ fn ours(info: &TcpInfo, name: &str) -> Option<u64> {
         "options" => info.options().map(|o| u64::from(o.bits())),
         "snd_wscale" => info.snd_wscale().map(u64::from),
         "rcv_wscale" => info.rcv_wscale().map(u64::from),
-        _ => info.metrics().find(|m| m.name == name).map(|m| m.value),
+        _ => info.fields().find(|m| m.name == name).map(|m| m.value),
     }
 }
 

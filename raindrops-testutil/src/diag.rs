@@ -17,12 +17,14 @@ pub struct SsListener {
     pub drops: Option<u64>,
 }
 
-/// The TCP listeners on `port` as `ss -ltnm` sees them, or `None` (with
-/// the reason printed) where `ss` is missing.
+/// The TCP listeners on `port` as `ss -ltnm` sees them, or `None` where
+/// `ss` is missing or fails (see [`skip_oracle`](crate::skip_oracle): with
+/// `RAINDROPS_REQUIRE_RUBY=1` that is a failure).
 ///
 /// # Panics
 ///
-/// When `ss` runs but its output cannot be parsed.
+/// When `ss` runs but its output cannot be parsed, or is missing under
+/// `RAINDROPS_REQUIRE_RUBY=1`.
 pub fn ss_tcp_listeners(port: u16) -> Option<Vec<SsListener>> {
     let out = match Command::new("ss")
         .args(["-Htlnm", &format!("sport = :{port}")])
@@ -30,8 +32,8 @@ pub fn ss_tcp_listeners(port: u16) -> Option<Vec<SsListener>> {
     {
         Ok(o) if o.status.success() => o,
         other => {
-            eprintln!("ss unavailable ({other:?}); install iproute2");
-            return None;
+            let why = format!("`ss -Htlnm` unavailable: {other:?}");
+            return crate::skip_oracle(&why, "apt-get install -y iproute2");
         }
     };
     let text = String::from_utf8_lossy(&out.stdout);
@@ -116,6 +118,38 @@ pub fn ruby_stats_map(out: &str) -> BTreeMap<String, (u32, u32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Under `RAINDROPS_REQUIRE_RUBY=1`, a missing oracle fails the test:
+    /// a child test process runs with `ss` off its `PATH`.
+    #[test]
+    fn missing_ss_fails_when_required() {
+        if std::env::var_os("RD_TESTUTIL_CHILD").is_some() {
+            let _ = ss_tcp_listeners(1);
+            return;
+        }
+        let me = std::env::current_exe().unwrap();
+        let run = |require: &str| {
+            Command::new(&me)
+                .args([
+                    "--exact",
+                    "--nocapture",
+                    "diag::tests::missing_ss_fails_when_required",
+                ])
+                .env("RD_TESTUTIL_CHILD", "1")
+                .env("PATH", "/nonexistent")
+                .env(crate::REQUIRE_RUBY_ENV, require)
+                .output()
+                .unwrap()
+        };
+        let required = run("1");
+        assert!(!required.status.success(), "{required:?}");
+        let text = String::from_utf8_lossy(&required.stderr);
+        assert!(text.contains("an oracle is missing"), "{text}");
+        let optional = run("0");
+        assert!(optional.status.success(), "{optional:?}");
+        let err = String::from_utf8_lossy(&optional.stderr);
+        assert!(err.contains("skipping differential test"), "{err}");
+    }
 
     #[test]
     fn parses_ruby_lines() {

@@ -3,10 +3,11 @@
 //! The Ruby gem `raindrops` is the reference oracle of the workspace:
 //! differential tests run a Ruby snippet against the same socket state or the
 //! same numbers and compare its answer with ours. [`ruby`] runs such a
-//! snippet. Where Ruby or a required library is missing, the test prints why
-//! and is skipped ([`ruby`] returns `None`), unless the environment variable
-//! `RAINDROPS_REQUIRE_RUBY=1` is set (as `.ci/run` does), which turns a
-//! missing oracle into a test failure.
+//! snippet. Other oracles (`ss`, promtool, a C compiler with the uapi
+//! headers) are checked the same way. Where an oracle is missing, the test
+//! prints why and is skipped ([`ruby`] returns `None`, see [`skip_oracle`]),
+//! unless the environment variable `RAINDROPS_REQUIRE_RUBY=1` is set (as
+//! `.ci/run` does), which turns any missing oracle into a test failure.
 //!
 //! ```no_run
 //! let Some(out) = raindrops_testutil::ruby(&["raindrops"], "p Raindrops::SIZE", &[]) else {
@@ -16,16 +17,18 @@
 //! ```
 
 pub mod diag;
+pub mod exposition;
 pub mod holders;
 
 use std::collections::HashMap;
 use std::process::{Command, Output, Stdio};
 use std::sync::{Mutex, OnceLock};
 
-/// The variable that turns a missing Ruby oracle into a failure.
+/// The variable that turns a missing oracle (Ruby or any other) into a
+/// failure.
 pub const REQUIRE_RUBY_ENV: &str = "RAINDROPS_REQUIRE_RUBY";
 
-/// Whether a missing Ruby oracle must fail the test (`RAINDROPS_REQUIRE_RUBY=1`).
+/// Whether a missing oracle must fail the test (`RAINDROPS_REQUIRE_RUBY=1`).
 pub fn ruby_required() -> bool {
     std::env::var(REQUIRE_RUBY_ENV).is_ok_and(|v| v == "1")
 }
@@ -58,16 +61,24 @@ pub fn ruby_missing(libs: &[&str]) -> Option<String> {
     verdict
 }
 
-/// Reports that the oracle is missing: panics under
-/// `RAINDROPS_REQUIRE_RUBY=1`, otherwise prints the reason and returns `None`
-/// so that the test can return early.
+/// Reports that the Ruby oracle is missing: [`skip_oracle`] with the
+/// Debian packages that provide it.
 pub fn skip<T>(reason: &str) -> Option<T> {
+    skip_oracle(
+        reason,
+        "apt-get install -y ruby ruby-raindrops ruby-rack ruby-aggregate",
+    )
+}
+
+/// Reports that an oracle is missing (`reason` says which and why;
+/// `install` how to get it): panics under `RAINDROPS_REQUIRE_RUBY=1`,
+/// otherwise prints both and returns `None` so that the test can return
+/// early.
+pub fn skip_oracle<T>(reason: &str, install: &str) -> Option<T> {
     if ruby_required() {
-        panic!("{REQUIRE_RUBY_ENV}=1 but the Ruby oracle is missing: {reason}");
+        panic!("{REQUIRE_RUBY_ENV}=1 but an oracle is missing: {reason}");
     }
-    eprintln!(
-        "skipping differential test: {reason} (install: apt-get install -y ruby ruby-raindrops ruby-rack ruby-aggregate)"
-    );
+    eprintln!("skipping differential test: {reason} (install: {install})");
     None
 }
 

@@ -1,8 +1,8 @@
-//! inet_diag filter bytecode (`INET_DIAG_REQ_BYTECODE`): instructions,
-//! an encoder, a validator that accepts exactly what the kernel's
-//! `inet_diag_bc_audit()` accepts, and an interpreter with the semantics of
-//! `inet_diag_bc_run()` (for tests and for checking a filter before
-//! sending it).
+//! inet_diag filter bytecode (`INET_DIAG_REQ_BYTECODE`): instructions and
+//! an encoder; with the `bytecode-check` feature (a tool for tests and
+//! fuzzing), a validator that accepts exactly what the kernel's
+//! `inet_diag_bc_audit()` accepts and an interpreter with the semantics of
+//! `inet_diag_bc_run()`.
 //!
 //! A program is a sequence of instructions (`struct inet_diag_bc_op`:
 //! code, `yes`, `no`) each followed by its operand. The kernel runs it for
@@ -327,6 +327,8 @@ impl Instr {
     }
 }
 
+#[cfg(any(test, feature = "bytecode-check"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "bytecode-check")))]
 /// What the interpreter knows about one socket (the kernel's
 /// `struct inet_diag_entry`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -351,6 +353,7 @@ pub struct Entry {
     pub cgroup_id: u64,
 }
 
+#[cfg(any(test, feature = "bytecode-check"))]
 impl Entry {
     /// An entry for a socket with these local and remote addresses.
     pub fn new(local: &SocketAddr, remote: &SocketAddr) -> Self {
@@ -382,6 +385,24 @@ impl<'a> Bytecode<'a> {
         self.bytes
     }
 
+    /// The instructions on the `yes` chain from the start (the order the
+    /// validator walks them). Stops after the first undecodable one with
+    /// an `Err`, or at a zero `yes`.
+    pub fn instrs(&self) -> Instrs<'a> {
+        Instrs {
+            bytes: self.bytes,
+            at: 0,
+            done: false,
+        }
+    }
+}
+
+/// The validator and the interpreter (feature `bytecode-check`): tools
+/// for tests and fuzzing that check a filter as the kernel would; the
+/// queries do not need them.
+#[cfg(any(test, feature = "bytecode-check"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "bytecode-check")))]
+impl Bytecode<'_> {
     /// Checks the program as the kernel's `inet_diag_bc_audit()` does
     /// (for a caller with `CAP_NET_ADMIN`, which `MARK_COND` needs; and
     /// with cgroup support, which `CGROUP_COND` needs).
@@ -525,19 +546,9 @@ impl<'a> Bytecode<'a> {
         }
         at == total
     }
-
-    /// The instructions on the `yes` chain from the start (the order the
-    /// validator walks them). Stops after the first undecodable one with
-    /// an `Err`, or at a zero `yes`.
-    pub fn instrs(&self) -> Instrs<'a> {
-        Instrs {
-            bytes: self.bytes,
-            at: 0,
-            done: false,
-        }
-    }
 }
 
+#[cfg(any(test, feature = "bytecode-check"))]
 /// The kernel's host-condition match, including its IPv4-mapped special
 /// case.
 fn cond_matches(c: &HostCond, family: u8, addr: &[u8; 16], port: u16) -> bool {
@@ -557,6 +568,7 @@ fn cond_matches(c: &HostCond, family: u8, addr: &[u8; 16], port: u16) -> bool {
     prefix_match(addr, &c.addr, c.prefix_len)
 }
 
+#[cfg(any(test, feature = "bytecode-check"))]
 fn prefix_match(a: &[u8], b: &[u8], bits: u8) -> bool {
     let bits = usize::from(bits);
     let (whole, rest) = (bits / 8, bits % 8);

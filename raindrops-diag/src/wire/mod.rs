@@ -27,13 +27,15 @@ pub mod rtattr;
 pub mod tcp_state;
 pub mod unix_diag;
 
-pub use bytecode::{Bytecode, BytecodeWriter, Entry, HostCond, Instr, Op};
+#[cfg(any(test, feature = "bytecode-check"))]
+pub use bytecode::Entry;
+pub use bytecode::{Bytecode, BytecodeWriter, HostCond, Instr, Op};
 pub use inet_diag::{
     Extensions, InetDiagAttr, InetDiagAttrs, InetDiagMsg, InetDiagMsgRepr, InetDiagReq,
     InetDiagReqV2, SockId,
 };
 pub use meminfo::{MemInfo, SkMemInfo};
-pub use nlmsg::{NlFlags, NlMsg, NlMsgErr, NlMsgHeader, NlMsgType, NlMsgs};
+pub use nlmsg::{NlFlags, NlMsg, NlMsgErr, NlMsgHeader, NlMsgType, NlMsgs, Reply, ReplyMsgs};
 pub use rtattr::{RtAttr, RtAttrs};
 pub use tcp_state::{TcpState, TcpStates};
 pub use unix_diag::{

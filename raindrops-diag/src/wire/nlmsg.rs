@@ -1,9 +1,12 @@
 //! Netlink messages: `struct nlmsghdr`, the stream of messages in one
-//! datagram, and `NLMSG_ERROR` payloads (`struct nlmsgerr`).
+//! datagram, the walk of a dump's reply ([`Reply`]), and `NLMSG_ERROR`
+//! payloads (`struct nlmsgerr`).
 
-use super::{Field, WireError, align4, ne_i32, ne_u16, ne_u32, put};
+use super::{Field, WireError, align4, ne_i32, ne_u16, ne_u32, ne_u32_at, put};
+use crate::error::Error;
 use bitflags::bitflags;
 use core::fmt;
+use raindrops_core::Errno;
 
 pub(crate) mod field {
     use super::Field;
@@ -375,6 +378,254 @@ impl<'a> Iterator for NlMsgs<'a> {
 
 impl core::iter::FusedIterator for NlMsgs<'_> {}
 
+/// The walk of one dump's reply, datagram after datagram: the one place
+/// that applies the netlink hygiene rules to what the kernel sends
+/// (`docs/netlink.md` of the repository).
+///
+/// [`Reply::datagram`] checks what `recvfrom` reported about a datagram
+/// (its length against the buffer, its sender); [`Reply::next_msg`] then
+/// hands out the data messages of the reply one by one, straight from the
+/// receive buffer, and deals with everything else itself:
+///
+/// - a message with another sequence number (a stale reply) is skipped;
+/// - a datagram from a sender other than the kernel (port id 0) is
+///   skipped whole;
+/// - a datagram longer than the buffer (`MSG_TRUNC`) is
+///   [`Error::Truncated`];
+/// - `NLM_F_DUMP_INTR` on any message of the reply is remembered
+///   ([`Reply::finish`] then reports [`Error::Interrupted`], and the
+///   caller restarts the dump);
+/// - `NLMSG_ERROR` with an errno is [`Error::Kernel`], an acknowledgement
+///   is skipped;
+/// - `NLMSG_DONE` ends the reply, or is [`Error::Kernel`] when its
+///   `dump_done_errno` says the dump failed;
+/// - `NLMSG_NOOP` is skipped, `NLMSG_OVERRUN` is [`Error::Protocol`];
+/// - a malformed header is [`Error::Wire`] with its offset in the
+///   datagram.
+///
+/// After an error the walk of the datagram stops. Pure functions of the
+/// bytes and what `recvfrom` reported, so the fuzzer drives exactly this
+/// code.
+///
+/// ```
+/// use raindrops_diag::wire::nlmsg::{NlFlags, NlMsgHeader, NlMsgType, Reply};
+/// let mut buf = [0u8; 64];
+/// let data = NlMsgHeader {
+///     msg_type: NlMsgType::SockDiagByFamily,
+///     flags: NlFlags::MULTI,
+///     seq: 7,
+///     pid: 0,
+///     payload_len: 4,
+/// };
+/// data.emit(&mut buf).unwrap();
+/// NlMsgHeader { msg_type: NlMsgType::Done, ..data }.emit(&mut buf[20..]).unwrap();
+///
+/// let mut reply = Reply::new(7);
+/// let mut n = 0;
+/// let done = reply.feed(&buf, 40, Some(0), &mut |m| {
+///     assert_eq!(m.payload().len(), 4);
+///     n += 1;
+///     Ok(())
+/// });
+/// assert_eq!((done, n), (Ok(true), 1));
+/// assert_eq!(reply.finish(), Ok(()));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reply {
+    seq: u32,
+    /// The next message of the current datagram.
+    at: usize,
+    /// The end of the current datagram in the buffer.
+    end: usize,
+    interrupted: bool,
+    done: bool,
+}
+
+impl Reply {
+    /// The reply to the request with sequence number `seq`, before its
+    /// first datagram.
+    pub const fn new(seq: u32) -> Self {
+        Reply {
+            seq,
+            at: 0,
+            end: 0,
+            interrupted: false,
+            done: false,
+        }
+    }
+
+    /// The sequence number of the request.
+    pub const fn seq(&self) -> u32 {
+        self.seq
+    }
+
+    /// Whether `NLMSG_DONE` was seen: the reply is complete.
+    pub const fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// Whether the kernel flagged a message of the reply
+    /// `NLM_F_DUMP_INTR`.
+    pub const fn is_interrupted(&self) -> bool {
+        self.interrupted
+    }
+
+    /// Starts the walk of a datagram that `recvfrom` wrote into a buffer
+    /// of `capacity` bytes, reporting `len` bytes (its full length, with
+    /// `MSG_TRUNC`) from the netlink port id `sender` (`None` if it
+    /// reported no sender).
+    ///
+    /// A datagram from a sender other than the kernel is skipped: the
+    /// walk yields nothing. A missing sender is taken as the kernel's:
+    /// Linux always reports one, and dropping a datagram could lose the
+    /// end of the dump.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Truncated`] if `len` exceeds `capacity`: the tail of the
+    /// datagram was lost, and counts would be short.
+    pub fn datagram(
+        &mut self,
+        capacity: usize,
+        len: usize,
+        sender: Option<u32>,
+    ) -> Result<(), Error> {
+        self.at = 0;
+        self.end = 0;
+        if len > capacity {
+            return Err(Error::Truncated { len, capacity });
+        }
+        if sender.is_none_or(|port| port == 0) {
+            self.end = len;
+        }
+        Ok(())
+    }
+
+    /// The next data message of the reply in `buf`, the buffer the
+    /// current datagram was received into (see [`Reply::datagram`]), or
+    /// `None` at the end of the datagram or of the reply.
+    #[inline]
+    pub fn next_msg<'a>(&mut self, buf: &'a [u8]) -> Option<Result<NlMsg<&'a [u8]>, Error>> {
+        while !self.done && self.at < self.end {
+            let at = self.at;
+            let Some(d) = buf.get(..self.end) else {
+                return self.fail(Error::Truncated {
+                    len: self.end,
+                    capacity: buf.len(),
+                });
+            };
+            let Some(h) = d.get(at..at + HEADER_LEN) else {
+                return self.fail(WireError::Truncated { offset: at }.into());
+            };
+            let len = u32::from_ne_bytes([h[0], h[1], h[2], h[3]]) as usize;
+            if len < HEADER_LEN || len > d.len() - at {
+                return self.fail(WireError::BadLength { offset: at }.into());
+            }
+            // The last message of a datagram need not be padded.
+            self.at = at.saturating_add(align4(len)).min(self.end);
+            if u32::from_ne_bytes([h[8], h[9], h[10], h[11]]) != self.seq {
+                continue;
+            }
+            if u16::from_ne_bytes([h[6], h[7]]) & NlFlags::DUMP_INTR.bits() != 0 {
+                self.interrupted = true;
+            }
+            let m = NlMsg::new_unchecked(&d[at..at + len]);
+            match u16::from_ne_bytes([h[4], h[5]]) {
+                NLMSG_NOOP => {}
+                NLMSG_ERROR => match NlMsgErr::new_checked(m.into_payload()) {
+                    Err(e) => return self.fail(e.at(at + HEADER_LEN).into()),
+                    Ok(e) => {
+                        if let Some(errno) = e.errno() {
+                            return self.fail(Error::Kernel(errno));
+                        }
+                    }
+                },
+                NLMSG_DONE => {
+                    // The dump's own error, if it ended early
+                    // (`dump_done_errno`).
+                    if let Some(v) = ne_u32_at(m.into_payload(), 0) {
+                        if (v as i32) < 0 {
+                            return self.fail(Error::Kernel(Errno::from_raw(v as i32)));
+                        }
+                    }
+                    self.done = true;
+                }
+                NLMSG_OVERRUN => return self.fail(Error::Protocol),
+                _ => return Some(Ok(m)),
+            }
+        }
+        None
+    }
+
+    /// The data messages of the current datagram in `buf`, as an iterator
+    /// over [`Reply::next_msg`].
+    pub fn msgs<'r, 'a>(&'r mut self, buf: &'a [u8]) -> ReplyMsgs<'r, 'a> {
+        ReplyMsgs { reply: self, buf }
+    }
+
+    /// Walks a whole received datagram ([`Reply::datagram`], then every
+    /// data message to `each`); returns whether the reply is complete.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Reply::datagram`] and [`Reply::next_msg`], and whatever
+    /// `each` returns.
+    #[inline]
+    pub fn feed(
+        &mut self,
+        buf: &[u8],
+        len: usize,
+        sender: Option<u32>,
+        each: &mut impl FnMut(NlMsg<&[u8]>) -> Result<(), Error>,
+    ) -> Result<bool, Error> {
+        self.datagram(buf.len(), len, sender)?;
+        while let Some(m) = self.next_msg(buf) {
+            each(m?)?;
+        }
+        Ok(self.done)
+    }
+
+    /// The outcome of the reply once complete: [`Error::Interrupted`] if
+    /// the kernel flagged it inconsistent, [`Error::Protocol`] if it is
+    /// not complete.
+    ///
+    /// # Errors
+    ///
+    /// As said.
+    pub const fn finish(&self) -> Result<(), Error> {
+        if !self.done {
+            Err(Error::Protocol)
+        } else if self.interrupted {
+            Err(Error::Interrupted)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Ends the walk of the current datagram with `e`.
+    #[cold]
+    fn fail<T>(&mut self, e: Error) -> Option<Result<T, Error>> {
+        self.at = self.end;
+        Some(Err(e))
+    }
+}
+
+/// The iterator of [`Reply::msgs`].
+#[derive(Debug)]
+pub struct ReplyMsgs<'r, 'a> {
+    reply: &'r mut Reply,
+    buf: &'a [u8],
+}
+
+impl<'a> Iterator for ReplyMsgs<'_, 'a> {
+    type Item = Result<NlMsg<&'a [u8]>, Error>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        self.reply.next_msg(self.buf)
+    }
+}
+
 /// A view of the payload of an `NLMSG_ERROR` message (`struct nlmsgerr`):
 /// an errno, or 0 for an acknowledgement, and the header of the request it
 /// answers.
@@ -409,11 +660,11 @@ impl<T: AsRef<[u8]>> NlMsgErr<T> {
         ne_i32(self.buffer.as_ref(), field::ERROR)
     }
 
-    /// The positive errno, or `None` for an acknowledgement.
-    pub fn errno(&self) -> Option<i32> {
+    /// The errno, or `None` for an acknowledgement.
+    pub fn errno(&self) -> Option<Errno> {
         match self.error() {
             0 => None,
-            e => Some(e.checked_neg().unwrap_or(i32::MAX)),
+            e => Some(Errno::from_raw(e)),
         }
     }
 
@@ -519,13 +770,136 @@ mod tests {
         let mut p = [0u8; 20];
         p[..4].copy_from_slice(&(-2i32).to_ne_bytes());
         let e = NlMsgErr::new_checked(&p[..]).unwrap();
-        assert_eq!(e.errno(), Some(2));
+        assert_eq!(e.errno(), Some(Errno::from_raw(2)));
         assert!(NlMsgErr::new_checked(&p[..19]).is_err());
         p[..4].copy_from_slice(&i32::MIN.to_ne_bytes());
         assert_eq!(
             NlMsgErr::new_checked(&p[..]).unwrap().errno(),
-            Some(i32::MAX)
+            Some(Errno::from_raw(i32::MAX))
         );
+    }
+
+    /// Appends a message to a datagram; returns its padded length.
+    fn put_msg(buf: &mut [u8], t: NlMsgType, flags: NlFlags, seq: u32, payload: &[u8]) -> usize {
+        let h = NlMsgHeader {
+            msg_type: t,
+            flags,
+            seq,
+            pid: 0,
+            payload_len: payload.len(),
+        };
+        h.emit(buf).unwrap();
+        buf[16..16 + payload.len()].copy_from_slice(payload);
+        align4(h.buffer_len())
+    }
+
+    /// Feeds `d[..n]` from `sender`; the first payload byte of each data
+    /// message, and the outcome.
+    fn walk(
+        reply: &mut Reply,
+        d: &[u8],
+        n: usize,
+        sender: Option<u32>,
+    ) -> (std::vec::Vec<u8>, Result<bool, Error>) {
+        let mut seen = std::vec::Vec::new();
+        let r = reply.feed(d, n, sender, &mut |m| {
+            seen.push(m.payload()[0]);
+            Ok(())
+        });
+        (seen, r)
+    }
+
+    #[test]
+    fn reply_rules() {
+        use NlMsgType as T;
+        let mut d = [0u8; 256];
+        let mut n = 0;
+        let multi = NlFlags::MULTI;
+        n += put_msg(&mut d[n..], T::SockDiagByFamily, multi, 6, &[1; 8]); // stale
+        n += put_msg(&mut d[n..], T::SockDiagByFamily, multi, 7, &[2; 8]);
+        n += put_msg(&mut d[n..], T::Noop, NlFlags::empty(), 7, &[]);
+        let intr = multi | NlFlags::DUMP_INTR;
+        n += put_msg(&mut d[n..], T::SockDiagByFamily, intr, 7, &[3; 8]);
+        n += put_msg(&mut d[n..], T::Done, multi, 7, &0i32.to_ne_bytes());
+        n += put_msg(&mut d[n..], T::SockDiagByFamily, multi, 7, &[4; 8]); // after the end
+        let mut reply = Reply::new(7);
+        assert_eq!(
+            walk(&mut reply, &d, n, Some(0)),
+            (std::vec![2, 3], Ok(true))
+        );
+        assert!(reply.is_interrupted() && reply.is_done());
+        assert_eq!(reply.finish(), Err(Error::Interrupted));
+
+        // A sender other than the kernel: nothing; no sender: the kernel.
+        let mut reply = Reply::new(7);
+        assert_eq!(
+            walk(&mut reply, &d, n, Some(4242)),
+            (std::vec![], Ok(false))
+        );
+        assert_eq!(reply.finish(), Err(Error::Protocol));
+        assert_eq!(walk(&mut reply, &d, n, None), (std::vec![2, 3], Ok(true)));
+        // Another sequence number: nothing.
+        let mut reply = Reply::new(8);
+        assert_eq!(walk(&mut reply, &d, n, Some(0)), (std::vec![], Ok(false)));
+        // Truncated: the reported length exceeds the buffer.
+        let mut reply = Reply::new(7);
+        let r = walk(&mut reply, &d[..n], n + 1, Some(0));
+        assert_eq!(
+            r.1,
+            Err(Error::Truncated {
+                len: n + 1,
+                capacity: n
+            })
+        );
+        // A datagram in several calls of next_msg, across an iterator.
+        let mut reply = Reply::new(7);
+        reply.datagram(d.len(), n, Some(0)).unwrap();
+        assert_eq!(reply.msgs(&d).next().unwrap().unwrap().payload()[0], 2);
+        assert_eq!(reply.next_msg(&d).unwrap().unwrap().payload()[0], 3);
+        assert!(reply.next_msg(&d).is_none());
+        // A buffer shorter than the datagram's announced length.
+        let mut reply = Reply::new(7);
+        reply.datagram(d.len(), n, Some(0)).unwrap();
+        assert!(matches!(
+            reply.next_msg(&d[..8]),
+            Some(Err(Error::Truncated { .. }))
+        ));
+    }
+
+    #[test]
+    fn reply_errors() {
+        use NlMsgType as T;
+        let mut d = [0u8; 64];
+        let run = |d: &[u8], n: usize| walk(&mut Reply::new(7), d, n, Some(0)).1;
+        // NLMSG_ERROR carries the errno; an acknowledgement (0) is skipped.
+        let mut e = [0u8; 20];
+        e[..4].copy_from_slice(&(-95i32).to_ne_bytes());
+        let n = put_msg(&mut d, T::Error, NlFlags::empty(), 7, &e);
+        assert_eq!(run(&d, n), Err(Error::Kernel(Errno::from_raw(95))));
+        e[..4].copy_from_slice(&0i32.to_ne_bytes());
+        let n = put_msg(&mut d, T::Error, NlFlags::empty(), 7, &e);
+        assert_eq!(run(&d, n), Ok(false));
+        // A dump that ended with an error in NLMSG_DONE.
+        let n = put_msg(&mut d, T::Done, NlFlags::MULTI, 7, &(-4i32).to_ne_bytes());
+        assert_eq!(run(&d, n), Err(Error::Kernel(Errno::from_raw(4))));
+        // NLMSG_DONE without dump_done_errno (old kernels).
+        let n = put_msg(&mut d, T::Done, NlFlags::MULTI, 7, &[]);
+        assert_eq!(run(&d, n), Ok(true));
+        // A truncated error payload is malformed, not a panic.
+        let n = put_msg(&mut d, T::Error, NlFlags::empty(), 7, &[0; 3]);
+        assert!(matches!(run(&d, n), Err(Error::Wire(_))));
+        let n = put_msg(&mut d, T::Overrun, NlFlags::empty(), 7, &[]);
+        assert_eq!(run(&d, n), Err(Error::Protocol));
+        // A header that lies about its length, with its offset.
+        let mut n = put_msg(&mut d, T::SockDiagByFamily, NlFlags::MULTI, 7, &[9; 4]);
+        d[n..n + 4].copy_from_slice(&99u32.to_ne_bytes());
+        n += 16;
+        let want = WireError::BadLength { offset: 20 };
+        assert_eq!(run(&d, n), Err(Error::Wire(want)));
+        // An error from `each` stops the walk.
+        let mut reply = Reply::new(7);
+        let r = reply.feed(&d, n, Some(0), &mut |_| Err(Error::Protocol));
+        assert_eq!(r, Err(Error::Protocol));
     }
 
     proptest! {
@@ -548,6 +922,25 @@ mod tests {
         fn stream_never_panics(data in proptest::collection::vec(any::<u8>(), 0..200)) {
             for m in NlMsgs::new(&data).flatten() {
                 let _ = (m.payload(), m.flags(), m.msg_type());
+            }
+        }
+
+        /// The walker never panics, yields only messages of its sequence
+        /// that lie inside the datagram, and agrees with `NlMsgs` on where
+        /// they are.
+        #[test]
+        fn reply_never_panics(data in proptest::collection::vec(any::<u8>(), 0..200),
+                              seq in 0u32..3, extra in 0usize..8, sender in proptest::option::of(0u32..2)) {
+            let mut reply = Reply::new(seq);
+            let cap = data.len();
+            let len = cap.saturating_sub(extra);
+            if reply.datagram(cap, len, sender).is_ok() {
+                while let Some(m) = reply.next_msg(&data) {
+                    let Ok(m) = m else { break };
+                    prop_assert_eq!(m.seq(), seq);
+                    prop_assert!(m.len() as usize >= HEADER_LEN);
+                    prop_assert!(!matches!(m.msg_type(), NlMsgType::Done | NlMsgType::Error | NlMsgType::Noop | NlMsgType::Overrun));
+                }
             }
         }
     }

@@ -184,6 +184,12 @@ impl<T: AsRef<[u8]>> UnixDiagMsg<T> {
         let b = self.buffer.as_ref();
         [ne_u32(b, field::COOKIE0), ne_u32(b, field::COOKIE1)]
     }
+    /// The message's bytes: the structure and its attributes.
+    #[inline]
+    pub fn as_bytes(&self) -> &[u8] {
+        self.buffer.as_ref()
+    }
+
     /// The attributes after the structure, undecoded (offsets count from
     /// the end of the 16-byte structure).
     #[inline]

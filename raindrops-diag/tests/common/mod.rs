@@ -85,8 +85,8 @@ pub fn ruby_stats(method: &str, args: &[&str]) -> Option<Vec<(String, (u32, u32)
 }
 
 /// Our stats as `(name, (active, queued))`, like [`ruby_stats`].
-pub fn ours(s: &raindrops_diag::ListenerStats) -> Vec<(String, (u32, u32))> {
+pub fn ours(s: &raindrops_diag::Listeners) -> Vec<(String, (u32, u32))> {
     s.iter()
-        .map(|(k, v)| (k.clone(), (v.active, v.queued)))
+        .map(|l| (l.name.clone(), (l.stats.active, l.stats.queued)))
         .collect()
 }

@@ -1,14 +1,17 @@
 //! The reusable query handle of the `std` API: one netlink socket, one
 //! receive buffer and the tables, kept across queries.
 
+use crate::errno;
 use crate::error::{Error, QueryError};
+use crate::listeners::Listeners;
 use crate::name::UnixName;
 use crate::query::{TcpQuery, UnixQuery};
 use crate::socket::{DiagSocket, RECV_BUFFER_LEN};
-use crate::stats::ListenerStats;
-use crate::table::{IndexedTable, Slots, TcpTarget, UnixTally};
+use crate::table::{IndexedTable, Slots};
+use crate::tally::{TcpTally, UnixTally};
 use core::net::SocketAddr;
-use raindrops_core::{ListenStats, parse_tcp_addr};
+use raindrops_core::{EscapedName, Family, ListenStats, Listener, parse_tcp_addr};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::string::{String, ToString};
 use std::vec::Vec;
@@ -79,7 +82,10 @@ impl Diag {
 
     /// Statistics of TCP listeners (Ruby's
     /// `Raindrops::Linux.tcp_listener_stats`): `active`, `queued`,
-    /// `backlog` and `drops` per listener, following SPEC §2.
+    /// `backlog` and `drops` per listener, following
+    /// `docs/listener-stats.md` of the repository. Each listener's
+    /// [`Family`] is [`Family::Tcp4`] or [`Family::Tcp6`], from its
+    /// address.
     ///
     /// - One address: the kernel filters on that local address and port
     ///   (an any-address such as `0.0.0.0:80` matches every local address
@@ -105,7 +111,7 @@ impl Diag {
     pub fn tcp_listener_stats<S: AsRef<str>>(
         &mut self,
         addrs: &[S],
-    ) -> Result<ListenerStats, QueryError> {
+    ) -> Result<Listeners, QueryError> {
         self.tcp_listener_stats_with(addrs, &TcpQuery::new())
     }
 
@@ -114,7 +120,7 @@ impl Diag {
     /// # Errors
     ///
     /// [`QueryError::Diag`] if the kernel query fails.
-    pub fn tcp_listener_stats_all(&mut self) -> Result<ListenerStats, QueryError> {
+    pub fn tcp_listener_stats_all(&mut self) -> Result<Listeners, QueryError> {
         self.tcp_listener_stats_with::<&str>(&[], &TcpQuery::new())
     }
 
@@ -130,7 +136,7 @@ impl Diag {
         &mut self,
         addrs: &[S],
         query: &TcpQuery,
-    ) -> Result<ListenerStats, QueryError> {
+    ) -> Result<Listeners, QueryError> {
         let mut parsed = core::mem::take(&mut self.addrs);
         parsed.clear();
         for s in addrs {
@@ -161,20 +167,15 @@ impl Diag {
         &mut self,
         addrs: &[SocketAddr],
         query: &TcpQuery,
-    ) -> Result<ListenerStats, Error> {
+    ) -> Result<Listeners, Error> {
         let canon: Vec<SocketAddr> = addrs.iter().map(canonical).collect();
-        let target = match canon.as_slice() {
-            [] => TcpTarget::All,
-            [one] => TcpTarget::One(*one),
-            many => TcpTarget::Some(many),
-        };
-        self.sock
-            .tcp_query(&mut self.buf, query, target, &mut self.tcp)?;
+        let tally = TcpTally::new(&canon, query);
+        self.sock.tcp_query(&mut self.buf, &tally, &mut self.tcp)?;
         Ok(self
             .tcp
             .rows()
             .iter()
-            .map(|r| (r.key.to_string(), r.stats))
+            .map(|r| Listener::new(r.key.to_string(), Family::of_addr(&r.key), r.stats))
             .collect())
     }
 
@@ -193,6 +194,9 @@ impl Diag {
     /// - Abstract-namespace names are written `@name`.
     /// - With no paths: every listening name, including unused ones,
     ///   sorted by name.
+    /// - Names are in their display form ([`EscapedName`]: `\` doubled,
+    ///   control characters and bytes that are not UTF-8 as `\xHH`), and
+    ///   the [`Family`] is [`Family::Unix`].
     ///
     /// # Errors
     ///
@@ -202,7 +206,7 @@ impl Diag {
     pub fn unix_listener_stats<S: AsRef<str>>(
         &mut self,
         paths: &[S],
-    ) -> Result<ListenerStats, QueryError> {
+    ) -> Result<Listeners, QueryError> {
         self.unix_listener_stats_with(paths, &UnixQuery::new())
     }
 
@@ -218,24 +222,18 @@ impl Diag {
         &mut self,
         paths: &[S],
         query: &UnixQuery,
-    ) -> Result<ListenerStats, QueryError> {
-        let wanted = resolve(paths)?;
-        let names: Vec<UnixName> = wanted.iter().filter_map(|w| w.1).collect();
+    ) -> Result<Listeners, QueryError> {
+        let (wanted, names) = resolve(paths)?;
         if !paths.is_empty() && names.is_empty() {
             // Only names too long to be bound: nothing to ask the kernel.
-            return Ok(assemble(&wanted, &self.unix, false));
+            return Ok(assemble(&wanted, None));
         }
-        match self
-            .sock
-            .unix_query(&mut self.buf, &names, query, &mut self.unix)
-        {
-            Ok(()) => {}
-            Err(Error::Kernel(e)) if e == crate::error::Errno::NOENT => {
-                return self.unix_listener_stats_proc(paths);
-            }
-            Err(e) => return Err(e.into()),
+        let tally = UnixTally::new(&names, query);
+        match self.sock.unix_query(&mut self.buf, &tally, &mut self.unix) {
+            Ok(()) => Ok(assemble(&wanted, Some(&self.unix))),
+            Err(Error::Kernel(e)) if e == errno::NOENT => self.unix_proc(&wanted, &names, query),
+            Err(e) => Err(e.into()),
         }
-        Ok(assemble(&wanted, &self.unix, paths.is_empty()))
     }
 
     /// Statistics of every Unix listener, sorted by name.
@@ -243,7 +241,7 @@ impl Diag {
     /// # Errors
     ///
     /// As [`Diag::unix_listener_stats`].
-    pub fn unix_listener_stats_all(&mut self) -> Result<ListenerStats, QueryError> {
+    pub fn unix_listener_stats_all(&mut self) -> Result<Listeners, QueryError> {
         self.unix_listener_stats::<&str>(&[])
     }
 
@@ -258,25 +256,30 @@ impl Diag {
     pub fn unix_listener_stats_proc<S: AsRef<str>>(
         &mut self,
         paths: &[S],
-    ) -> Result<ListenerStats, QueryError> {
-        let wanted = resolve(paths)?;
-        let text = std::fs::read(PROC_NET_UNIX)?;
-        let tally = UnixTally {
-            all: paths.is_empty(),
-        };
-        let t = &mut self.unix;
-        t.clear();
-        for n in wanted.iter().filter_map(|w| w.1) {
-            if t.find(&n).is_none() {
-                t.push(n, ListenStats::new(0, 0))?;
-            }
+    ) -> Result<Listeners, QueryError> {
+        let (wanted, names) = resolve(paths)?;
+        if !paths.is_empty() && names.is_empty() {
+            return Ok(assemble(&wanted, None));
         }
+        self.unix_proc(&wanted, &names, &UnixQuery::new())
+    }
+
+    fn unix_proc(
+        &mut self,
+        wanted: &Wanted,
+        names: &[UnixName],
+        query: &UnixQuery,
+    ) -> Result<Listeners, QueryError> {
+        let text = std::fs::read(PROC_NET_UNIX)?;
+        let tally = UnixTally::new(names, query);
+        let t = &mut self.unix;
+        tally.start(t)?;
         // A name with a newline splits its line; such lines are skipped.
         for l in crate::proc_unix::ProcNetUnix::new(&text).flatten() {
             tally.proc_line(t, &l)?;
         }
         tally.finish(t);
-        Ok(assemble(&wanted, t, paths.is_empty()))
+        Ok(assemble(wanted, Some(t)))
     }
 }
 
@@ -288,13 +291,16 @@ fn canonical(a: &SocketAddr) -> SocketAddr {
     }
 }
 
-/// The rows of a Unix query in output order: printed key and the name to
-/// look up (None if it cannot be a socket name).
+/// The rows of a Unix query in output order: the display form of the
+/// name, and the name to look up (`None` if it cannot be a socket name);
+/// empty for every listener.
 type Wanted = Vec<(String, Option<UnixName>)>;
 
-fn resolve<S: AsRef<str>>(paths: &[S]) -> Result<Wanted, QueryError> {
+/// The rows of a query for `paths`, and the distinct names to ask for.
+fn resolve<S: AsRef<str>>(paths: &[S]) -> Result<(Wanted, Vec<UnixName>), QueryError> {
     let mut out: Wanted = Vec::new();
-    let mut add = |key: String, name: Option<UnixName>| {
+    let mut add = |printed: &[u8], name: Option<UnixName>| {
+        let key = EscapedName(printed).to_string();
         if !out.iter().any(|(k, _)| *k == key) {
             out.push((key, name));
         }
@@ -302,20 +308,26 @@ fn resolve<S: AsRef<str>>(paths: &[S]) -> Result<Wanted, QueryError> {
     for p in paths {
         let p = p.as_ref();
         if p.starts_with('@') {
-            add(p.to_string(), UnixName::new(p.as_bytes()));
+            add(p.as_bytes(), UnixName::new(p.as_bytes()));
             continue;
         }
         match resolve_link(Path::new(p))? {
             Some(target) => {
-                let t = target.to_string_lossy().into_owned();
-                let name = UnixName::new(t.as_bytes());
+                let t = target.as_os_str().as_bytes();
+                let name = UnixName::new(t);
                 add(t, name);
-                add(p.to_string(), name);
+                add(p.as_bytes(), name);
             }
-            None => add(p.to_string(), UnixName::new(p.as_bytes())),
+            None => add(p.as_bytes(), UnixName::new(p.as_bytes())),
         }
     }
-    Ok(out)
+    let mut names: Vec<UnixName> = Vec::new();
+    for n in out.iter().filter_map(|w| w.1) {
+        if !names.contains(&n) {
+            names.push(n);
+        }
+    }
+    Ok((out, names))
 }
 
 /// The end of the symlink chain starting at `p`, or `None` if `p` is not
@@ -337,26 +349,33 @@ fn resolve_link(p: &Path) -> Result<Option<PathBuf>, QueryError> {
             _ => return Ok(followed.then_some(cur)),
         }
     }
-    Err(QueryError::Io(std::io::Error::from_raw_os_error(40))) // ELOOP
+    Err(QueryError::Io(std::io::Error::from_raw_os_error(
+        errno::LOOP.raw(),
+    )))
 }
 
-fn assemble(wanted: &Wanted, t: &IndexedTable<UnixName>, all: bool) -> ListenerStats {
-    if all {
-        return t
+/// The result of a Unix query: the rows of `wanted` in order (zeros where
+/// nothing listens), or with every listener (`wanted` empty) the rows of
+/// `t`; `t` is `None` when nothing was asked of the kernel.
+fn assemble(wanted: &Wanted, t: Option<&IndexedTable<UnixName>>) -> Listeners {
+    let unix = |name: String, stats| Listener::new(name, Family::Unix, stats);
+    match t {
+        Some(t) if wanted.is_empty() => t
             .rows()
             .iter()
-            .map(|r| (r.key.to_string(), r.stats))
-            .collect();
+            .map(|r| unix(EscapedName(r.key.as_bytes()).to_string(), r.stats))
+            .collect(),
+        _ => wanted
+            .iter()
+            .map(|(k, n)| {
+                let s = match (t, n) {
+                    (Some(t), Some(n)) => t.find(n).map(|i| t.rows()[i].stats),
+                    _ => None,
+                };
+                unix(k.clone(), s.unwrap_or(ListenStats::new(0, 0)))
+            })
+            .collect(),
     }
-    wanted
-        .iter()
-        .map(|(k, n)| {
-            let s = n
-                .and_then(|n| t.find(&n).map(|i| t.rows()[i].stats))
-                .unwrap_or(ListenStats::new(0, 0));
-            (k.clone(), s)
-        })
-        .collect()
 }
 
 /// [`Diag::tcp_listener_stats`] with a socket opened for this one query.
@@ -373,7 +392,7 @@ fn assemble(wanted: &Wanted, t: &IndexedTable<UnixName>, all: bool) -> ListenerS
 /// # Errors
 ///
 /// As [`Diag::tcp_listener_stats`].
-pub fn tcp_listener_stats<S: AsRef<str>>(addrs: &[S]) -> Result<ListenerStats, QueryError> {
+pub fn tcp_listener_stats<S: AsRef<str>>(addrs: &[S]) -> Result<Listeners, QueryError> {
     Diag::new()?.tcp_listener_stats(addrs)
 }
 
@@ -382,6 +401,6 @@ pub fn tcp_listener_stats<S: AsRef<str>>(addrs: &[S]) -> Result<ListenerStats, Q
 /// # Errors
 ///
 /// As [`Diag::unix_listener_stats`].
-pub fn unix_listener_stats<S: AsRef<str>>(paths: &[S]) -> Result<ListenerStats, QueryError> {
+pub fn unix_listener_stats<S: AsRef<str>>(paths: &[S]) -> Result<Listeners, QueryError> {
     Diag::new()?.unix_listener_stats(paths)
 }

@@ -1,5 +1,5 @@
 //! The integer fields of a [`TcpInfo`] as (name, unit, value) triples, for
-//! generic renderers (JSON, Prometheus, `raindrops connections --all`).
+//! generic renderers (JSON, Prometheus, tables).
 
 use core::fmt;
 
@@ -45,9 +45,10 @@ impl fmt::Display for Unit {
     }
 }
 
-/// One integer field of a [`TcpInfo`] that the kernel returned.
+/// One integer field of a [`TcpInfo`] that the kernel returned: its name,
+/// unit and value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Metric {
+pub struct TcpInfoField {
     /// The field's name: the kernel's name without `tcpi_` (`"rtt"`), the
     /// same as its accessor on [`TcpInfo`].
     pub name: &'static str,
@@ -78,22 +79,22 @@ impl FieldSpec {
     }
 }
 
-/// The iterator of [`TcpInfo::metrics`]: every integer field the kernel
+/// The iterator of [`TcpInfo::fields`]: every integer field the kernel
 /// returned, in the order of `struct tcp_info`.
 #[derive(Clone, Debug)]
-pub struct Metrics<'a> {
+pub struct TcpInfoFields<'a> {
     pub(crate) info: &'a TcpInfo,
     pub(crate) specs: core::slice::Iter<'static, FieldSpec>,
 }
 
-impl Iterator for Metrics<'_> {
-    type Item = Metric;
+impl Iterator for TcpInfoFields<'_> {
+    type Item = TcpInfoField;
 
-    fn next(&mut self) -> Option<Metric> {
+    fn next(&mut self) -> Option<TcpInfoField> {
         // Fields are in struct order, so the first absent one ends the walk.
         let spec = self.specs.next()?;
         let value = spec.read(self.info)?;
-        Some(Metric {
+        Some(TcpInfoField {
             name: spec.name,
             unit: spec.unit,
             value,
