@@ -13,8 +13,9 @@
 //! - [`GaugeGuard`], which increments on creation and decrements on drop;
 //! - [`Sharded`], one slot per worker for the same metric, summed on read;
 //! - [`ListenStats`], the per-listener numbers shared by the other crates,
-//!   [`Listener`] (a name, its [`Family`] and its stats), the record every
-//!   output is rendered from, and [`parse_tcp_addr`] for the address
+//!   [`Listener`] (a name, its [`Family`] and its stats, and optionally its
+//!   [`Netns`], [`Owner`] and cgroup), the record every output is rendered
+//!   from, and [`parse_tcp_addr`] for the address
 //!   strings that name listeners;
 //! - [`TcpState`] and [`Errno`], the kernel's vocabulary shared by the
 //!   sock_diag codec, the `tcp_info` decoder and the shared-memory layer;
@@ -72,6 +73,7 @@ mod errno;
 mod error;
 mod escape;
 mod guard;
+mod identity;
 mod listen_stats;
 mod listener;
 mod math;
@@ -89,6 +91,7 @@ pub use errno::Errno;
 pub use error::Error;
 pub use escape::{EscapedName, SafeText, UnescapeError, is_unsafe_char, unescape_name};
 pub use guard::GaugeGuard;
+pub use identity::{Netns, Owner};
 pub use listen_stats::ListenStats;
 pub use listener::{Family, Listener};
 pub use math::sqrt;

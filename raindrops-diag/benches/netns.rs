@@ -178,11 +178,7 @@ fn main() {
     let inodes: Vec<u64> = warm
         .namespaces
         .iter()
-        .flat_map(|n| {
-            n.listeners
-                .iter()
-                .flat_map(|l| l.inodes.iter().map(|&i| u64::from(i)))
-        })
+        .flat_map(|n| n.listeners.iter().flat_map(|l| l.inodes.iter().copied()))
         .collect();
     assert_eq!(inodes.len(), NAMESPACES * usize::from(LISTENERS));
     for n in &warm.namespaces {
@@ -214,8 +210,8 @@ fn main() {
     black_box(dumps.sample());
     paired(
         &mut g,
-        "of which: listening-socket dumps (interim)",
-        ["plain_sample", "sample_with_socket_dumps"],
+        "of which: socket lists (inodes, cgroup ids)",
+        ["plain_sample", "sample_with_socket_lists"],
         "—",
         |ours| {
             if ours {

@@ -100,7 +100,7 @@ fn print(sample: &NsSample) {
                 || "-".to_string(),
                 |o| format!("{}/{}+{}", o.pid, o.process.comm, l.owners.len() - 1),
             );
-            let cg = l.cgroup.as_deref().unwrap_or("-");
+            let cg = l.listener.cgroup.as_deref().unwrap_or("-");
             let origin = cgroup_origin(cg.as_bytes());
             let unit = origin
                 .container

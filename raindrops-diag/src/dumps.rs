@@ -39,6 +39,25 @@ use core::net::SocketAddr;
 /// [`Error::Interrupted`].
 const MAX_RESTARTS: usize = 8;
 
+/// Sees every LISTEN socket a listener query's dump reports, next to the
+/// attribution rules: how the `std` API lists each listener's sockets
+/// (inode, cgroup id) without a dump of its own. `()` sees nothing.
+pub(crate) trait ListenSink {
+    /// The dump starts (again, after an interrupted one): forget what was
+    /// seen.
+    fn restart(&mut self) {}
+    /// A socket of the TCP LISTEN dump.
+    fn tcp(&mut self, _m: &InetDiagMsg<&[u8]>) -> Result<(), Error> {
+        Ok(())
+    }
+    /// A socket of the unix_diag dump (any state).
+    fn unix(&mut self, _m: &UnixDiagMsg<&[u8]>) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+impl ListenSink for () {}
+
 /// A small sorted set of ports, for turning listener addresses into a
 /// port filter without allocation. Past its capacity it gives up
 /// (`count` becomes `usize::MAX`) and the dump goes unfiltered.
@@ -158,7 +177,7 @@ impl DiagSocket {
         query: &TcpQuery,
         table: &mut TcpTable<N>,
     ) -> Result<(), Error> {
-        self.tcp_query(buf, &TcpTally::new(addrs, query), table)
+        self.tcp_query(buf, &TcpTally::new(addrs, query), table, &mut ())
     }
 
     /// Unix listener statistics for the names in `names` (all listeners
@@ -179,7 +198,7 @@ impl DiagSocket {
         query: &UnixQuery,
         table: &mut UnixTable<N>,
     ) -> Result<(), Error> {
-        self.unix_query(buf, &UnixTally::new(names, query), table)
+        self.unix_query(buf, &UnixTally::new(names, query), table, &mut ())
     }
 
     pub(crate) fn tcp_query<S: Slots<SocketAddr>>(
@@ -187,24 +206,27 @@ impl DiagSocket {
         buf: &mut [u8],
         tally: &TcpTally<'_>,
         slots: &mut S,
+        sink: &mut impl ListenSink,
     ) -> Result<(), Error> {
         with_restarts(|| {
             tally.start(slots)?;
+            sink.restart();
             if self.legacy_refused() {
                 let fams: &[u8] = match tally.target {
                     TcpTarget::One(SocketAddr::V6(_)) => &[AF_INET6],
                     _ => &[AF_INET, AF_INET6],
                 };
-                self.tcp_dumps(buf, tally, fams, slots)?;
+                self.tcp_dumps(buf, tally, fams, slots, sink)?;
             } else {
-                match self.tcp_dumps(buf, tally, &[AF_UNSPEC], slots) {
+                match self.tcp_dumps(buf, tally, &[AF_UNSPEC], slots, sink) {
                     Err(Error::Kernel(e))
                         if e == errno::INVAL || e == errno::NOENT || e == errno::OPNOTSUPP =>
                     {
                         // No TCPDIAG_GETSOCK here: one v2 request per family.
                         self.set_legacy_refused();
                         tally.start(slots)?;
-                        self.tcp_dumps(buf, tally, &[AF_INET, AF_INET6], slots)?;
+                        sink.restart();
+                        self.tcp_dumps(buf, tally, &[AF_INET, AF_INET6], slots, sink)?;
                     }
                     r => r?,
                 }
@@ -220,6 +242,7 @@ impl DiagSocket {
         tally: &TcpTally<'_>,
         families: &[u8],
         slots: &mut S,
+        sink: &mut impl ListenSink,
     ) -> Result<(), Error> {
         let room = buf
             .len()
@@ -249,7 +272,10 @@ impl DiagSocket {
             ports: &wanted,
             max_ports,
         };
-        self.inet_dumps(buf, &listen, families, |d| tally.listener(slots, d))?;
+        self.inet_dumps(buf, &listen, families, |d| {
+            tally.listener(slots, d)?;
+            sink.tcp(d)
+        })?;
         if !(query.active || query.syn_recv) {
             return Ok(());
         }
@@ -310,6 +336,7 @@ impl DiagSocket {
         buf: &mut [u8],
         tally: &UnixTally<'_>,
         slots: &mut S,
+        sink: &mut impl ListenSink,
     ) -> Result<(), Error> {
         let active = tally.query.active;
         let req = UnixDiagReq {
@@ -336,11 +363,13 @@ impl DiagSocket {
         };
         with_restarts(|| {
             tally.start(slots)?;
+            sink.restart();
             let len = unix_dump(buf, 0, &req)?;
             self.dump(buf, len, |m| {
                 let d = UnixDiagMsg::new_checked(m.into_payload())
                     .map_err(|e| e.at(nlmsg::HEADER_LEN))?;
-                tally.message(slots, &d)
+                tally.message(slots, &d)?;
+                sink.unix(&d)
             })?;
             tally.finish(slots);
             Ok(())

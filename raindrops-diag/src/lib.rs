@@ -67,7 +67,7 @@ pub use socket::{DiagSocket, RECV_BUFFER_LEN};
 #[cfg(feature = "std")]
 pub use cgroup::CgroupMap;
 #[cfg(feature = "std")]
-pub use listen_sockets::{ListenSocket, tcp_listen_sockets, unix_listen_sockets};
+pub use listen_sockets::ListenSocket;
 #[cfg(feature = "std")]
 pub use netns::{NetNs, NsDiscovery, NsId, NsSkip, NsSpec, SkipCounts};
 #[cfg(feature = "std")]
@@ -75,7 +75,7 @@ pub use ns_sampler::{NsListener, NsListeners, NsSample, NsSampler, NsScope, Skip
 #[cfg(feature = "std")]
 pub use ns_worker::NsQuery;
 #[cfg(feature = "std")]
-pub use owner::{Owner, Owners, ProcessInfo};
+pub use owner::{Holder, Owners, ProcessInfo};
 
 /// The operating-system error number of [`Error::Sys`] and
 /// [`Error::Kernel`], re-exported from raindrops-core (constants in

@@ -102,25 +102,7 @@ impl fmt::Display for NsId {
     }
 }
 
-/// The `errno` of a rustix error.
-pub(crate) fn errno(e: rustix::io::Errno) -> Errno {
-    Errno::from_raw(e.raw_os_error())
-}
-
-/// The `errno` of an I/O error (`EIO` when it carries none).
-pub(crate) fn io_errno(e: &std::io::Error) -> Errno {
-    Errno::from_raw(e.raw_os_error().unwrap_or(linux_raw_sys::errno::EIO as i32))
-}
-
-/// Whether `e` says the object is gone (`ENOENT`, `ESRCH`).
-pub(crate) fn is_gone(e: Errno) -> bool {
-    e.raw() == linux_raw_sys::errno::ENOENT as i32 || e.raw() == linux_raw_sys::errno::ESRCH as i32
-}
-
-/// Whether `e` is a refusal (`EPERM`, `EACCES`).
-pub(crate) fn is_denied(e: Errno) -> bool {
-    e.raw() == linux_raw_sys::errno::EPERM as i32 || e.raw() == linux_raw_sys::errno::EACCES as i32
-}
+pub(crate) use crate::errno::{is_denied, is_gone, of_io as io_errno, of_rustix as errno};
 
 /// A network namespace found by [`NsDiscovery`]: its identity, its names
 /// and a process in it, and the ways to enter it.
@@ -582,7 +564,7 @@ impl NsSkip {
             NsSkip::Vanished
         } else if is_denied(e) {
             NsSkip::Denied(e)
-        } else if e.raw() == linux_raw_sys::errno::EINVAL as i32 {
+        } else if e == crate::errno::INVAL {
             NsSkip::NotNetns
         } else {
             NsSkip::Sys(e)
@@ -813,18 +795,15 @@ mod tests {
     fn skip_counts() {
         let mut c = SkipCounts::default();
         c.add(&NsSkip::Timeout);
-        c.add(&NsSkip::Denied(Errno::from_raw(1)));
+        c.add(&NsSkip::Denied(crate::errno::PERM));
         c.add(&NsSkip::Timeout);
         assert_eq!(c.get("timeout"), 2);
         assert_eq!(c.get("denied"), 1);
         assert_eq!(c.get("nope"), 0);
         assert_eq!(c.total(), 3);
         assert_eq!(c.iter().count(), NsSkip::KINDS.len());
-        assert_eq!(
-            NsSkip::from_errno(Errno::from_raw(linux_raw_sys::errno::ESRCH as i32)),
-            NsSkip::Vanished
-        );
-        assert_eq!(NsSkip::Sys(Errno::from_raw(5)).kind(), "error");
+        assert_eq!(NsSkip::from_errno(crate::errno::SRCH), NsSkip::Vanished);
+        assert_eq!(NsSkip::Sys(crate::errno::IO).kind(), "error");
     }
 
     proptest! {

@@ -4,13 +4,15 @@
 //! request. The rules are in `docs/namespaces.md` of the workspace.
 
 use crate::cgroup::CgroupMap;
-use crate::listen_sockets::ListenSocket;
+use crate::listen_sockets;
 use crate::netns::{NetNs, NsDiscovery, NsId, NsSkip, NsSpec, SkipCounts};
 use crate::ns_worker::{Job, NsData, NsQuery, Reply, Worker};
-use crate::owner::{Owner, Owners, Rescan};
-use raindrops_core::{Errno, Listener};
+use crate::owner::{Holder, Owners, Rescan};
+use raindrops_core::{Errno, EscapedName, Listener, Netns, Owner};
 use std::collections::HashMap;
+use std::os::unix::ffi::OsStrExt;
 use std::string::String;
+use std::string::ToString;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::thread::JoinHandle;
@@ -35,27 +37,27 @@ pub enum NsScope {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct NsListener {
-    /// The listener and its statistics.
+    /// The listener record: its statistics, its namespace
+    /// ([`Listener::netns`], always set here) and, with attribution, its
+    /// main owner and its cgroup v2 path in display form (the socket's
+    /// cgroup for TCP, where it was created; else the main owner's).
     pub listener: Listener<String>,
     /// Its listening sockets' inodes (several for a `SO_REUSEPORT`
     /// group), sorted; empty without attribution.
-    pub inodes: Vec<u32>,
+    pub inodes: Vec<u64>,
     /// The cgroup id of its (first) socket, where the kernel reports one
     /// (TCP).
     pub cgroup_id: Option<u64>,
-    /// Its cgroup v2 path in display form: the socket's cgroup for TCP
-    /// (where the socket was created), else the main owner's cgroup.
-    pub cgroup: Option<Arc<str>>,
     /// Every descriptor that holds one of its sockets, sorted by pid and
     /// descriptor (what `ss -p` lists); empty without attribution or when
     /// the holders are not visible.
-    pub owners: Vec<Owner>,
+    pub owners: Vec<Holder>,
 }
 
 impl NsListener {
     /// The owner for a single label: the lowest pid (in a pre-forking
     /// server, usually the master that opened the socket).
-    pub fn main_owner(&self) -> Option<&Owner> {
+    pub fn main_owner(&self) -> Option<&Holder> {
         self.owners.first()
     }
 }
@@ -380,7 +382,7 @@ impl NsSampler {
         if self.owners_on {
             let inodes: Vec<u64> = data
                 .iter()
-                .flat_map(|(_, d)| d.sockets.iter().map(|s| u64::from(s.inode)))
+                .flat_map(|(_, d)| d.sockets.iter().map(|s| s.inode))
                 .collect();
             match self.owners_mut() {
                 Ok(o) => match o.update(inodes) {
@@ -392,7 +394,7 @@ impl NsSampler {
         }
         for (i, d) in data {
             let ns = Arc::clone(&self.workers[i].ns);
-            let listeners = self.attribute(d);
+            let listeners = self.attribute(&ns, d);
             out.namespaces.push(NsListeners { ns, listeners });
         }
         // Workers that ended are dropped: their namespace gets a new one
@@ -419,46 +421,45 @@ impl NsSampler {
 
     /// The listeners of one namespace with their sockets, owners and
     /// cgroups.
-    fn attribute(&mut self, d: NsData) -> Vec<NsListener> {
-        let mut by_name: HashMap<(bool, &str), Vec<&ListenSocket>> = HashMap::new();
-        for s in &d.sockets {
-            by_name
-                .entry((s.family.is_tcp(), s.name.as_str()))
-                .or_default()
-                .push(s);
-        }
+    fn attribute(&mut self, ns: &NetNs, d: NsData) -> Vec<NsListener> {
+        let netns_name = ns.name().map(|n| EscapedName(n.as_bytes()).to_string());
         let mut out = Vec::with_capacity(d.listeners.len());
-        for l in &d.listeners {
-            let socks = by_name
-                .get(&(l.family.is_tcp(), l.name.as_str()))
-                .map_or(&[][..], Vec::as_slice);
-            let mut inodes: Vec<u32> = socks.iter().map(|s| s.inode).collect();
-            inodes.sort_unstable();
+        for (i, mut listener) in d.listeners.into_iter().enumerate() {
+            let socks = listen_sockets::of_listener(&d.sockets, i);
+            let inodes: Vec<u64> = socks.iter().map(|s| s.inode).collect();
             let cgroup_id = socks.iter().find_map(|s| s.cgroup_id);
+            let mut netns = Netns::new(ns.id.ino);
+            netns.name.clone_from(&netns_name);
+            listener = listener.with_netns(netns);
             let owners = match (&self.owners, self.owners_on) {
-                (Some(o), true) => {
-                    let wide: Vec<u64> = inodes.iter().map(|&i| u64::from(i)).collect();
-                    o.owners_of(&wide)
-                }
+                (Some(o), true) => o.owners_of(&inodes),
                 _ => Vec::new(),
             };
-            let mut cgroup = None;
             if self.owners_on {
-                if let Some(id) = cgroup_id {
-                    cgroup = self.cgroups_mut().and_then(|m| m.path(id));
+                if let Some(main) = owners.first() {
+                    let mut pids: Vec<u32> = owners.iter().map(|h| h.pid).collect();
+                    pids.dedup(); // sorted by pid
+                    let n = u32::try_from(pids.len()).unwrap_or(u32::MAX);
+                    listener = listener.with_owner(
+                        Owner::new(main.pid, main.process.comm.clone()).with_processes(n),
+                    );
                 }
+                let mut cgroup =
+                    cgroup_id.and_then(|id| self.cgroups_mut().and_then(|m| m.path(id)));
                 if cgroup.is_none() {
                     cgroup = owners
                         .first()
                         .and_then(|o| o.process.cgroup.as_deref())
                         .map(Arc::from);
                 }
+                if let Some(c) = cgroup {
+                    listener = listener.with_cgroup(String::from(&*c));
+                }
             }
             out.push(NsListener {
-                listener: l.clone(),
+                listener,
                 inodes,
                 cgroup_id,
-                cgroup,
                 owners,
             });
         }

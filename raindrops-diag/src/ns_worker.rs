@@ -3,7 +3,7 @@
 //! own [`Diag`] there, and answers listener queries over a channel until
 //! its job channel closes.
 
-use crate::listen_sockets::{ListenSocket, tcp_listen_sockets, unix_listen_sockets};
+use crate::listen_sockets::ListenSocket;
 use crate::netns::{NetNs, NsId, NsSkip, errno, io_errno};
 use crate::query::{TcpQuery, UnixQuery};
 use crate::{Diag, Error, QueryError};
@@ -24,8 +24,9 @@ pub struct NsQuery {
     pub tcp: Option<TcpQuery>,
     /// The Unix listener query, or `None` for no Unix listeners.
     pub unix: Option<UnixQuery>,
-    /// Also list each listening socket's inode and cgroup id (for owner
-    /// and cgroup attribution): one more LISTEN-only dump per protocol.
+    /// Also list each listener's listening sockets, with their inodes and
+    /// cgroup ids (for owner and cgroup attribution), from the query's
+    /// own LISTEN dump ([`Diag::set_sockets`]).
     pub sockets: bool,
 }
 
@@ -72,7 +73,8 @@ impl Default for NsQuery {
 pub(crate) struct NsData {
     /// TCP listeners (sorted by address), then Unix ones (sorted by name).
     pub(crate) listeners: Vec<Listener<String>>,
-    /// The listening sockets, when asked.
+    /// The listening sockets, when asked, sorted by their listener's
+    /// index in `listeners`.
     pub(crate) sockets: Vec<ListenSocket>,
 }
 
@@ -159,65 +161,45 @@ fn run(ns: &NetNs, jobs: &Receiver<Job>, replies: &Sender<Reply>) {
     }
 }
 
-/// A worker's state inside its namespace.
+/// A worker's state inside its namespace: its own query handle (the
+/// netlink socket belongs to the namespace it was opened in, and the
+/// `/proc/net/unix` fallback reads this thread's view).
 struct Session {
     diag: Diag,
-    /// Whether this kernel has unix_diag. Where it has not, the listener
-    /// query falls back to `/proc/net/unix`, which shows the namespace of
-    /// the process's main thread, not this thread's: in any other
-    /// namespace that would be wrong, so Unix listeners are then an error.
-    unix_diag: bool,
-    main_thread_ns: bool,
-    scratch: Vec<ListenSocket>,
 }
 
 impl Session {
     fn open(ns: &NetNs) -> Result<Session, NsSkip> {
         enter(ns)?;
-        let mut diag = Diag::new().map_err(NsSkip::Query)?;
-        let mut scratch = Vec::new();
-        let (sock, buf) = diag.parts();
-        let unix_diag = match unix_listen_sockets(sock, buf, &mut scratch) {
-            Err(Error::Kernel(e)) => e != crate::errno::NOENT,
-            _ => true,
-        };
-        scratch.clear();
-        Ok(Session {
-            diag,
-            unix_diag,
-            main_thread_ns: ns.current,
-            scratch,
-        })
+        let diag = Diag::new().map_err(NsSkip::Query)?;
+        Ok(Session { diag })
     }
 
     fn run(&mut self, q: &NsQuery) -> Result<NsData, NsSkip> {
         let mut data = NsData::default();
+        self.diag.set_sockets(q.sockets);
         if let Some(tcp) = &q.tcp {
             let stats = self
                 .diag
                 .tcp_listener_stats_with::<&str>(&[], tcp)
                 .map_err(query_skip)?;
+            data.sockets.extend_from_slice(self.diag.sockets());
             data.listeners.extend(stats);
-            if q.sockets {
-                let (sock, buf) = self.diag.parts();
-                tcp_listen_sockets(sock, buf, &mut data.sockets).map_err(NsSkip::Query)?;
-            }
         }
         if let Some(unix) = &q.unix {
-            if !self.unix_diag && !self.main_thread_ns {
-                return Err(NsSkip::Query(Error::Kernel(crate::errno::NOENT)));
-            }
             let stats = self
                 .diag
                 .unix_listener_stats_with::<&str>(&[], unix)
                 .map_err(query_skip)?;
+            // Indices into the one list: Unix listeners follow TCP ones.
+            let base = data.listeners.len();
+            data.sockets.extend(
+                self.diag
+                    .sockets()
+                    .iter()
+                    .map(|s| ListenSocket::new(s.listener + base, s.inode, s.cgroup_id)),
+            );
             data.listeners.extend(stats);
-            if q.sockets && self.unix_diag {
-                let (sock, buf) = self.diag.parts();
-                self.scratch.clear();
-                unix_listen_sockets(sock, buf, &mut self.scratch).map_err(NsSkip::Query)?;
-                data.sockets.append(&mut self.scratch);
-            }
         }
         Ok(data)
     }

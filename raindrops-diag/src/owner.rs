@@ -69,7 +69,7 @@ pub struct ProcessInfo {
 /// One descriptor of a socket in a process: the `(name, pid, fd)` triple
 /// of `ss -p`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Owner {
+pub struct Holder {
     /// The process id.
     pub pid: u32,
     /// The descriptor number.
@@ -127,7 +127,7 @@ pub struct Owners {
     cmdline: bool,
     rescan_interval: Option<Duration>,
     last_scan: Option<Instant>,
-    /// Owner `(pid, fd)` per socket inode, sorted; empty for sockets whose
+    /// Holders `(pid, fd)` per socket inode, sorted; empty for sockets whose
     /// holder is not visible (another pid namespace, no permission).
     by_inode: HashMap<u64, Vec<(u32, u32)>>,
     procs: HashMap<u32, Arc<ProcessInfo>>,
@@ -392,22 +392,22 @@ impl Owners {
 
     /// The descriptors that hold the socket `inode`, sorted by pid and
     /// descriptor; empty if it is unknown or its holders are not visible.
-    pub fn owners(&self, inode: u64) -> impl Iterator<Item = Owner> + '_ {
+    pub fn owners(&self, inode: u64) -> impl Iterator<Item = Holder> + '_ {
         self.by_inode
             .get(&inode)
             .map_or(&[][..], Vec::as_slice)
             .iter()
             .filter_map(|&(pid, fd)| {
                 let process = Arc::clone(self.procs.get(&pid)?);
-                Some(Owner { pid, fd, process })
+                Some(Holder { pid, fd, process })
             })
     }
 
     /// The descriptors that hold any of `inodes` (the sockets of one
     /// listener, several for a `SO_REUSEPORT` group), sorted by pid and
     /// descriptor, each once.
-    pub fn owners_of(&self, inodes: &[u64]) -> Vec<Owner> {
-        let mut v: Vec<Owner> = inodes.iter().flat_map(|&i| self.owners(i)).collect();
+    pub fn owners_of(&self, inodes: &[u64]) -> Vec<Holder> {
+        let mut v: Vec<Holder> = inodes.iter().flat_map(|&i| self.owners(i)).collect();
         v.sort_by_key(|o| (o.pid, o.fd));
         v.dedup_by_key(|o| (o.pid, o.fd));
         v

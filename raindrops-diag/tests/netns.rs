@@ -202,6 +202,20 @@ fn listeners_are_counted_in_their_own_namespace_only() {
         let o = l.main_owner().expect("the holder owns it");
         assert_eq!((o.pid, o.process.comm.as_str()), (c.pid, "rd-ns-holder"));
         assert_eq!(l.inodes.len(), 1);
+        // The record carries its namespace (unnamed) and its owner.
+        let r = l.listener.as_ref();
+        assert_eq!(r.netns, Some(raindrops_core::Netns::new(c_id.ino)));
+        assert_eq!(
+            r.owner,
+            Some(raindrops_core::Owner::new(c.pid, "rd-ns-holder"))
+        );
+    }
+    for l in &ns(&sample, a.id(), "a").listeners {
+        let n = l.listener.netns.as_ref().unwrap();
+        assert_eq!(
+            (n.inode, n.name.as_deref()),
+            (a.id().ino, Some(a.name.as_str()))
+        );
     }
     for (id, what) in [(a.id(), "a"), (b.id(), "b")] {
         for l in &ns(&sample, id, what).listeners {
@@ -348,7 +362,7 @@ fn abstract_unix_socket_in_a_namespace() {
         .find(|l| l.listener.name == key)
         .unwrap();
     assert_eq!(l.listener.family, raindrops_core::Family::Unix);
-    assert_eq!(l.inodes, [inode(&inside.listener) as u32]);
+    assert_eq!(l.inodes, [inode(&inside.listener)]);
     assert_eq!(l.main_owner().map(|o| o.pid), Some(std::process::id()));
     let h = ns(&sample, NsId::of_current_process().unwrap(), "host");
     assert_eq!(stats(h, &key), Some((0, 1, None)));
@@ -358,7 +372,7 @@ fn abstract_unix_socket_in_a_namespace() {
             .find(|l| l.listener.name == key)
             .unwrap()
             .inodes,
-        [inode(&host.listener) as u32]
+        [inode(&host.listener)]
     );
     // `ss -lx` inside: the namespace's only Unix listener, same queue.
     let ss = parse_ss_listen(&f.exec(&["ss", "-Hlx"]), true);

@@ -203,7 +203,7 @@ fn a_process_moved_into_a_cgroup_shows_that_cgroup() {
     let t = find(&sample, &format!("127.0.0.1:{tcp_port}"));
     assert_eq!(t.main_owner().unwrap().pid, child.pid);
     assert_eq!(t.cgroup_id, Some(cg_id));
-    assert_eq!(t.cgroup.as_deref(), Some(want.as_str()));
+    assert_eq!(t.listener.cgroup.as_deref(), Some(want.as_str()));
     assert_eq!(
         t.main_owner().unwrap().process.cgroup.as_deref(),
         Some(want.as_str())
@@ -214,12 +214,12 @@ fn a_process_moved_into_a_cgroup_shows_that_cgroup() {
     // Unix: no cgroup in unix_diag; the owner's cgroup.
     let u = find(&sample, &format!("@{abs}"));
     assert_eq!(u.cgroup_id, None);
-    assert_eq!(u.cgroup.as_deref(), Some(want.as_str()));
+    assert_eq!(u.listener.cgroup.as_deref(), Some(want.as_str()));
     // Created before the move: the socket's cgroup is the old one, the
     // process's the new one.
     let b = find(&sample, &format!("127.0.0.1:{before_port}"));
     assert_eq!(b.main_owner().unwrap().pid, child.pid);
-    assert_eq!(b.cgroup.as_deref(), Some(mine.as_str()));
+    assert_eq!(b.listener.cgroup.as_deref(), Some(mine.as_str()));
     assert_eq!(
         b.main_owner().unwrap().process.cgroup.as_deref(),
         Some(want.as_str())
