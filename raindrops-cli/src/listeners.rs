@@ -38,6 +38,9 @@ pub(crate) struct ListenersArgs {
     /// Also count half-open handshakes (SYN_RECV) per TCP listener.
     #[arg(short, long)]
     pub(crate) syn_recv: bool,
+    /// Other network namespaces and owning processes.
+    #[command(flatten)]
+    pub(crate) ns: crate::namespaces::NsArgs,
     /// TCP addresses and Unix socket paths; none means every listener.
     #[arg(
         value_name = "ADDR|PATH",
@@ -59,6 +62,9 @@ pub(crate) fn tcp_query(queued_only: bool, syn_recv: bool) -> TcpQuery {
 
 /// Runs `listeners`.
 pub(crate) fn run(args: &ListenersArgs) -> Outcome {
+    if args.ns.wanted() {
+        return crate::namespaces::run_listeners(args);
+    }
     let mut sampler = Sampler::new(&args.names, tcp_query(args.queued_only, args.syn_recv))?;
     sampler.warn_not_listening();
     let listeners = sampler.sample()?;

@@ -16,6 +16,7 @@ mod counters;
 mod fail;
 mod json;
 mod listeners;
+mod namespaces;
 mod out;
 mod rubyfmt;
 mod sample;
@@ -30,6 +31,7 @@ Examples:
   raindrops                               every TCP and Unix listener of this machine
   raindrops listeners 0.0.0.0:80 /run/app.sock
   raindrops listeners --format json --queued-only
+  raindrops listeners --all-namespaces -p every container's listeners with their processes
   raindrops watch -d 1 -t 5 0.0.0.0:80    a line per second while 5+ connections wait
   raindrops watch -d 0 -n 2000 0.0.0.0:80 2000 samples back to back
   raindrops serve --listen 127.0.0.1:9187 Watcher pages, /metrics, /_raindrops
@@ -118,6 +120,7 @@ fn main() {
             format: listeners::Format::Table,
             queued_only: false,
             syn_recv: false,
+            ns: namespaces::NsArgs::default(),
             names: Vec::new(),
         }),
         Some(Command::Listeners(a)) => listeners::run(a),

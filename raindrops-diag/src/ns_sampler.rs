@@ -316,6 +316,7 @@ impl NsSampler {
         let seq = self.seq;
         let query = self
             .query
+            .clone()
             .with_sockets(self.query.sockets || self.owners_on);
         let mut waiting = 0usize;
         let mut dead = Vec::new();
@@ -329,7 +330,10 @@ impl NsSampler {
                     target: SkipTarget::Ns(Arc::clone(&w.ns)),
                     reason: NsSkip::Timeout,
                 });
-            } else if w.send(Job { seq, query }) {
+            } else if w.send(Job {
+                seq,
+                query: query.clone(),
+            }) {
                 waiting += 1;
                 asked[i] = true;
             } else {

@@ -7,7 +7,7 @@ use crate::listen_sockets::ListenSocket;
 use crate::netns::{NetNs, NsId, NsSkip, errno, io_errno};
 use crate::query::{TcpQuery, UnixQuery};
 use crate::{Diag, Error, QueryError};
-use raindrops_core::Listener;
+use raindrops_core::{Listener, is_unix_name};
 use rustix::fd::AsFd;
 use rustix::thread::LinkNameSpaceType;
 use std::string::String;
@@ -16,8 +16,18 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use std::thread::JoinHandle;
 use std::vec::Vec;
 
-/// What to ask each namespace.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// What to ask each namespace: the listener queries of [`Diag`], run in
+/// each namespace with the same rules as in this one.
+///
+/// ```
+/// use raindrops_diag::{NsQuery, TcpQuery};
+/// // Two listeners by name, queued only, in every namespace sampled.
+/// let q = NsQuery::new()
+///     .with_tcp(Some(TcpQuery::queued_only()))
+///     .with_names(["0.0.0.0:80", "@app"]);
+/// assert_eq!(q.names(), ["0.0.0.0:80", "@app"]);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct NsQuery {
     /// The TCP listener query, or `None` for no TCP listeners.
@@ -28,6 +38,9 @@ pub struct NsQuery {
     /// cgroup ids (for owner and cgroup attribution), from the query's
     /// own LISTEN dump ([`Diag::set_sockets`]).
     pub sockets: bool,
+    /// The listeners asked for by name (see [`NsQuery::with_names`]);
+    /// `None` for every listener.
+    pub names: Option<Arc<[String]>>,
 }
 
 impl NsQuery {
@@ -37,6 +50,7 @@ impl NsQuery {
             tcp: Some(TcpQuery::new()),
             unix: Some(UnixQuery::new()),
             sockets: false,
+            names: None,
         }
     }
 
@@ -59,6 +73,28 @@ impl NsQuery {
     pub const fn with_sockets(mut self, on: bool) -> Self {
         self.sockets = on;
         self
+    }
+
+    /// The same query for the listeners named `names` in each namespace
+    /// (none: every listener): TCP addresses as
+    /// [`Diag::tcp_listener_stats`] takes them and Unix names (`/path`,
+    /// `@abstract`, told apart by [`raindrops_core::is_unix_name`]) as
+    /// [`Diag::unix_listener_stats`] does, with the same rules (the
+    /// caller's order, zeros for one address or path where nothing
+    /// listens). Names of one kind only ask nothing of the other kind.
+    /// Paths are resolved in this process's mount namespace. An address
+    /// that does not parse fails the query in every namespace (a `query`
+    /// skip): check them first with [`raindrops_core::parse_tcp_addr`].
+    #[must_use]
+    pub fn with_names<S: Into<String>>(mut self, names: impl IntoIterator<Item = S>) -> Self {
+        let names: Vec<String> = names.into_iter().map(Into::into).collect();
+        self.names = (!names.is_empty()).then(|| names.into());
+        self
+    }
+
+    /// The listeners asked for by name; empty for every listener.
+    pub fn names(&self) -> &[String] {
+        self.names.as_deref().unwrap_or(&[])
     }
 }
 
@@ -178,18 +214,24 @@ impl Session {
     fn run(&mut self, q: &NsQuery) -> Result<NsData, NsSkip> {
         let mut data = NsData::default();
         self.diag.set_sockets(q.sockets);
-        if let Some(tcp) = &q.tcp {
+        let (unix_names, tcp_names): (Vec<&str>, Vec<&str>) = q
+            .names()
+            .iter()
+            .map(String::as_str)
+            .partition(|n| is_unix_name(n));
+        let all = q.names().is_empty();
+        if let Some(tcp) = q.tcp.as_ref().filter(|_| all || !tcp_names.is_empty()) {
             let stats = self
                 .diag
-                .tcp_listener_stats_with::<&str>(&[], tcp)
+                .tcp_listener_stats_with(&tcp_names, tcp)
                 .map_err(query_skip)?;
             data.sockets.extend_from_slice(self.diag.sockets());
             data.listeners.extend(stats);
         }
-        if let Some(unix) = &q.unix {
+        if let Some(unix) = q.unix.as_ref().filter(|_| all || !unix_names.is_empty()) {
             let stats = self
                 .diag
-                .unix_listener_stats_with::<&str>(&[], unix)
+                .unix_listener_stats_with(&unix_names, unix)
                 .map_err(query_skip)?;
             // Indices into the one list: Unix listeners follow TCP ones.
             let base = data.listeners.len();
@@ -209,7 +251,7 @@ fn query_skip(e: QueryError) -> NsSkip {
     match e {
         QueryError::Diag(e) => NsSkip::Query(e),
         QueryError::Io(e) => NsSkip::Sys(io_errno(&e)),
-        // No addresses are passed, so none can be refused.
+        // A name that is not an address: the same in every namespace.
         _ => NsSkip::Query(Error::Protocol),
     }
 }

@@ -504,3 +504,57 @@ fn a_path_that_is_not_a_network_namespace_is_skipped() {
     assert!(matches!(&sample.skipped[0].target, SkipTarget::Spec(NsSpec::Path(p)) if *p == file));
     assert_eq!(s.skip_counts().get("not_netns"), 2);
 }
+
+/// Listeners asked for by name get the rules of one namespace's query in
+/// every namespace: the caller's order, a named path with zeros where
+/// nothing listens, each row with its sockets.
+#[test]
+fn named_listeners_in_every_namespace() {
+    if !root_or_skip("named_listeners_in_every_namespace") {
+        return;
+    }
+    let _serial = serial();
+    let a = NamedNs::new("named");
+    let abs = format!("rd-named-{}", std::process::id());
+    let (inside, abs_in) = in_netns(&a.path(), {
+        let abs = abs.clone();
+        move || {
+            (
+                tcp_loaded("127.0.0.1:18195".parse().unwrap(), 4, 2, 1),
+                unix_loaded(&abs, 4, 1, 0),
+            )
+        }
+    });
+    let at = format!("@{abs}");
+    let names = ["127.0.0.1:18196", "127.0.0.1:18195", at.as_str()];
+    let query = raindrops_diag::NsQuery::new().with_names(names);
+    let mut s = NsSampler::new(NsScope::Only(vec![NsSpec::Name(a.name.clone().into())]))
+        .with_query(query)
+        .with_owners(true)
+        .with_timeout(Duration::from_secs(20));
+    let sample = s.sample();
+    let n = ns(&sample, a.id(), "named");
+    let rows: Vec<(&str, u32, u32, Vec<u64>)> = n
+        .listeners
+        .iter()
+        .map(|l| {
+            let st = l.listener.stats;
+            (
+                l.listener.name.as_str(),
+                st.active,
+                st.queued,
+                l.inodes.clone(),
+            )
+        })
+        .collect();
+    // Two addresses: the one not listening is left out; a Unix name is
+    // always shown.
+    assert_eq!(
+        rows,
+        [
+            ("127.0.0.1:18195", 1, 1, vec![inode(&inside.listener)]),
+            (at.as_str(), 0, 1, vec![inode(&abs_in.listener)]),
+        ]
+    );
+    drop((inside, abs_in));
+}
