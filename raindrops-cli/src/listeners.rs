@@ -3,7 +3,8 @@
 use clap::{Args, ValueEnum};
 use raindrops_diag::TcpQuery;
 use raindrops_http::{
-    FieldSet, Snapshot, render_json, render_middleware_listeners, render_prometheus, render_table,
+    FieldSet, Metric, Snapshot, render_json, render_middleware_listeners, render_prometheus,
+    render_table,
 };
 
 use crate::fail::{Failure, Outcome};
@@ -68,7 +69,16 @@ pub(crate) fn run(args: &ListenersArgs) -> Outcome {
     let mut sampler = Sampler::new(&args.names, tcp_query(args.queued_only, args.syn_recv))?;
     sampler.warn_not_listening();
     let listeners = sampler.sample()?;
-    let text = render(&listeners, sampler.counts_active(), args.format)?;
+    // The namespace's overflow counters travel with the metrics and JSON.
+    let netstat = match args.format {
+        Format::Prometheus | Format::Json => {
+            raindrops_diag::proc_netstat::TcpExt::read_current_thread()
+                .map(|t| crate::overflows::netstat_metrics(&t))
+                .unwrap_or_default()
+        }
+        Format::Table | Format::Raindrops => Vec::new(),
+    };
+    let text = render(&listeners, sampler.counts_active(), args.format, &netstat)?;
     out::stdout(&text)
 }
 
@@ -78,9 +88,11 @@ pub(crate) fn render(
     listeners: &[Listener],
     counts_active: bool,
     format: Format,
+    metrics: &[Metric<'_>],
 ) -> Result<String, Failure> {
     let snap = Snapshot {
         listeners,
+        metrics,
         measured: if counts_active {
             FieldSet::ALL
         } else {
@@ -122,14 +134,14 @@ mod tests {
     #[test]
     fn formats() {
         let l = sample();
-        let t = render(&l, true, Format::Table).unwrap();
+        let t = render(&l, true, Format::Table, &[]).unwrap();
         assert!(t.starts_with("ADDRESS "), "{t}");
         assert!(t.contains("\n/tmp/a \"b\".sock "), "{t}");
         assert_eq!(
-            render(&l[..1], true, Format::Raindrops).unwrap(),
+            render(&l[..1], true, Format::Raindrops, &[]).unwrap(),
             "127.0.0.1:8080 active: 1\n127.0.0.1:8080 queued: 2\n"
         );
-        let j = render(&l, false, Format::Json).unwrap();
+        let j = render(&l, false, Format::Json, &[]).unwrap();
         assert!(
             j.starts_with(
                 "{\"calling\":null,\"writing\":null,\"listeners\":[{\"address\":\"127.0.0.1:8080\","
@@ -138,7 +150,7 @@ mod tests {
         );
         assert!(j.contains("\"active\":null,\"queued\":2,"), "{j}");
         assert!(j.contains("\"/tmp/a \\\"b\\\".sock\""), "{j}");
-        let p = render(&l, false, Format::Prometheus).unwrap();
+        let p = render(&l, false, Format::Prometheus, &[]).unwrap();
         assert!(
             p.contains("raindrops_listener_queued{listener=\"127.0.0.1:8080\""),
             "{p}"

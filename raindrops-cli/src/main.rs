@@ -18,6 +18,7 @@ mod json;
 mod listeners;
 mod namespaces;
 mod out;
+mod overflows;
 mod rubyfmt;
 mod sample;
 mod serve;
@@ -37,7 +38,7 @@ Examples:
   raindrops serve --listen 127.0.0.1:9187 Watcher pages, /metrics, /_raindrops
   raindrops connections 0.0.0.0:80       connections of a listener with rtt, cwnd, ...
   raindrops counters shm:myapp           counters an application keeps in shared memory
-  raindrops check --max-saturation 0.8   exit 3 if any listener drops or fills up
+  raindrops check                        exit 3 if a listener's queue overflowed or is full
 
 Exit status: 0 success, 1 system failure, 2 bad usage or input, 3 check found a
 problem, 130 interrupted (SIGINT). A closed output pipe ends the command quietly.";
@@ -81,14 +82,21 @@ enum Command {
     Connections(connections::ConnectionsArgs),
     /// Show the counters of a shared memory region or file.
     Counters(counters::CountersArgs),
-    /// Exit 3 if a TCP listener drops connections (or fills its queue).
+    /// Exit 3 if a listener's accept queue overflowed or is full.
     ///
-    /// Takes two samples --interval seconds apart and reports each TCP
-    /// listener whose drop counter grew in between, or, with
-    /// --max-saturation, whose queued/backlog reached the ratio. Prints
-    /// nothing and exits 0 when all is well: fit for cron and health checks.
-    /// (On a TCP_DEFER_ACCEPT listener the kernel counts every handshake's
-    /// bare ACK as a drop: check such listeners with --ignore-drops.)
+    /// Takes two samples --interval seconds apart and reports each listener
+    /// whose accept queue overflowed in between ("overflowed N times"), or
+    /// was full in either sample ("full: 17/16": Linux lets the queue hold
+    /// backlog + 1), or with --max-saturation reached queued/backlog RATIO.
+    /// Prints nothing and exits 0 when all is well: fit for cron and health
+    /// checks.
+    ///
+    /// Overflows are the listener's drops split with the namespace's TcpExt
+    /// counters (ListenOverflows, TCPDeferAcceptDrop): a healthy
+    /// TCP_DEFER_ACCEPT listener, whose drops grow with every connection, does
+    /// not fire. The split is exact unless several listeners dropped while
+    /// both overflows and deferred ACKs happened; such lines say "estimated".
+    /// Safe to alert on: overflows and full queues, not raw drops.
     Check(check::CheckArgs),
 }
 

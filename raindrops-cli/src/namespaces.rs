@@ -15,8 +15,9 @@ use raindrops_diag::{
 use raindrops_http::{ListenerVisitor, Metric, MetricKind};
 
 use crate::fail::{Failure, Outcome};
-use crate::listeners::{ListenersArgs, render, tcp_query};
+use crate::listeners::{Format, ListenersArgs, render, tcp_query};
 use crate::out;
+use crate::overflows::OverflowWatch;
 use crate::sample::{Listener, Sampler, shown};
 
 /// How long a sample waits for the namespaces' answers.
@@ -246,7 +247,17 @@ pub(crate) fn run_listeners(args: &ListenersArgs) -> Outcome {
     }
     let mut s = NsSampling::new(&args.ns, &args.names, tcp)?;
     first_sample(&mut s)?;
-    let text = render(s.listeners(), tcp.active, args.format)?;
+    // This namespace's overflow counters, with the metrics and JSON of
+    // this namespace only (they have no namespace label).
+    let netstat = match args.format {
+        Format::Prometheus | Format::Json if !args.ns.namespaced() => {
+            raindrops_diag::proc_netstat::TcpExt::read_current_thread()
+                .map(|t| crate::overflows::netstat_metrics(&t))
+                .unwrap_or_default()
+        }
+        _ => Vec::new(),
+    };
+    let text = render(s.listeners(), tcp.active, args.format, &netstat)?;
     out::stdout(&text)
 }
 
@@ -260,12 +271,15 @@ pub(crate) enum Sampling {
 
 impl Sampling {
     /// The sampler `args` ask for, for `names` (none: every listener), its
-    /// warnings printed and its first sample checked.
+    /// warnings printed and its first sample checked. The plain one
+    /// follows accept-queue overflows; by namespace they are not followed
+    /// (each namespace has its own TcpExt counters).
     pub(crate) fn new(names: &[String], args: &NsArgs) -> Result<Self, Failure> {
         let tcp = tcp_query(false, false);
         if !args.wanted() {
             let mut s = Sampler::new(names, tcp)?;
             s.warn_not_listening();
+            s.track_overflows();
             return Ok(Sampling::Plain(Box::new(s)));
         }
         if !args.namespaced() {
@@ -294,6 +308,14 @@ impl Sampling {
                 };
                 Ok(s.last.iter().filter(watched).cloned().collect())
             }
+        }
+    }
+
+    /// The overflow watch of the plain sampler.
+    pub(crate) fn overflow_watch(&self) -> Option<&OverflowWatch> {
+        match self {
+            Sampling::Plain(s) => s.overflow_watch(),
+            Sampling::Ns(_) => None,
         }
     }
 

@@ -8,6 +8,7 @@ use raindrops_diag::{Diag, TcpQuery, UnixQuery};
 
 use crate::fail::Failure;
 use crate::out;
+use crate::overflows::OverflowWatch;
 
 /// One listener of a sample: the workspace's listener record.
 pub(crate) type Listener = raindrops_core::Listener<String>;
@@ -15,6 +16,8 @@ pub(crate) type Listener = raindrops_core::Listener<String>;
 /// The listeners to sample and how.
 pub(crate) struct Sampler {
     diag: Diag,
+    /// Follows overflows from sample to sample, when asked.
+    overflows: Option<OverflowWatch>,
     tcp: Vec<String>,
     unix: Vec<String>,
     query: TcpQuery,
@@ -42,6 +45,7 @@ impl Sampler {
             .map_err(|e| Failure::System(format!("cannot open a netlink sock_diag socket: {e}")))?;
         Ok(Sampler {
             diag,
+            overflows: None,
             all: names.is_empty(),
             tcp,
             unix,
@@ -109,6 +113,19 @@ impl Sampler {
         &mut self.diag
     }
 
+    /// Follows accept-queue overflows from now on: every sample sets the
+    /// `overflows` of its TCP listeners (0 at the first sample). Costs a
+    /// LISTEN-only dump of every TCP listener (when not all are sampled)
+    /// and a read of /proc/thread-self/net/netstat per sample.
+    pub(crate) fn track_overflows(&mut self) {
+        self.overflows.get_or_insert_with(OverflowWatch::default);
+    }
+
+    /// The overflow watch, once [`Sampler::track_overflows`] was called.
+    pub(crate) fn overflow_watch(&self) -> Option<&OverflowWatch> {
+        self.overflows.as_ref()
+    }
+
     /// Whether the query counts `active` (a LISTEN-only query does not).
     pub(crate) fn counts_active(&self) -> bool {
         self.query.active
@@ -131,6 +148,10 @@ impl Sampler {
             };
             let unix = self.diag.unix_listener_stats_with(&self.unix, &query)?;
             out.extend(unix);
+        }
+        if let Some(w) = &mut self.overflows {
+            let every = self.all && self.query.drops;
+            w.observe(&mut self.diag, &mut out, every)?;
         }
         Ok(out)
     }

@@ -60,6 +60,8 @@ pub(crate) struct ServeArgs {
 /// What the sampler thread and the request handlers share.
 struct Shared {
     watcher: WatcherState,
+    /// The namespace's TcpExt counters of the last sample.
+    netstat: Vec<Metric<'static>>,
     /// The last sampling failure, answered as 503 until a sample succeeds.
     error: Option<SourceError>,
     /// Every namespace's listeners, when sampled by namespace.
@@ -93,6 +95,9 @@ impl StatsSource for Source<'_> {
     }
     fn metrics(&self, visit: &mut dyn FnMut(&Metric<'_>) -> ControlFlow<()>) -> ControlFlow<()> {
         self.0.watcher.metrics(visit)?;
+        for m in &self.0.netstat {
+            visit(m)?;
+        }
         self.0.ns.metrics(visit)
     }
     fn histograms(
@@ -181,8 +186,10 @@ pub(crate) fn run(args: &ServeArgs) -> Outcome {
     watcher.record(start, first.iter().map(|l| l.as_ref()));
     let mut ns = Shown::default();
     sampler.publish(&mut ns);
+    let netstat = netstat_of(&sampler);
     let state: State = Arc::new(Mutex::new(Shared {
         watcher,
+        netstat,
         error: None,
         ns,
     }));
@@ -218,6 +225,15 @@ pub(crate) fn run(args: &ServeArgs) -> Outcome {
     runtime.block_on(accept_loop(listener, ctx, args.max_connections, timeout))
 }
 
+/// The namespace counters read with the sampler's last sample.
+fn netstat_of(sampler: &Sampling) -> Vec<Metric<'static>> {
+    sampler
+        .overflow_watch()
+        .and_then(|w| w.netstat())
+        .map(crate::overflows::netstat_metrics)
+        .unwrap_or_default()
+}
+
 fn sample_forever(
     mut sampler: Sampling,
     state: State,
@@ -239,6 +255,7 @@ fn sample_forever(
                     .watcher
                     .record(now, listeners.iter().map(|l| l.as_ref()));
                 sampler.publish(&mut shared.ns);
+                shared.netstat = netstat_of(&sampler);
                 shared.error = None;
             }
             Err(e) => {

@@ -80,6 +80,8 @@ mod math;
 mod named;
 mod sharded;
 mod slot;
+#[cfg(target_has_atomic = "64")]
+mod sync;
 mod tcp_state;
 
 pub use addr::{AddrError, any_addr_of, is_unix_name, parse_tcp_addr};
@@ -94,6 +96,8 @@ pub use guard::GaugeGuard;
 pub use identity::{Netns, Owner};
 pub use listen_stats::ListenStats;
 pub use listener::{Family, Listener};
+// Not API: used by the fuzz targets and raindrops-http's number rendering.
+#[doc(hidden)]
 pub use math::sqrt;
 pub use sharded::Sharded;
 pub use slot::{CACHE_LINE, Counter, MAX, PaddedSlot, WORD};

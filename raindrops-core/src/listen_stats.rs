@@ -29,18 +29,26 @@ pub struct ListenStats {
     /// dropped or refused. Summed over a `SO_REUSEPORT` group.
     pub backlog: Option<u32>,
     /// Packets the kernel dropped at this listener (the socket's `sk_drops`,
-    /// summed over a `SO_REUSEPORT` group): handshakes refused because the
-    /// accept queue was full, the number operators page on. A counter: it
-    /// only grows while the socket lives.
-    ///
-    /// On a listener with `TCP_DEFER_ACCEPT` the kernel also counts here the
-    /// final ACK of every handshake that arrives without data (it discards
-    /// it and waits for the data), so there `drops` grows with every
-    /// connection and says little about overflows.
+    /// summed over a `SO_REUSEPORT` group, what `ss -ltm` shows as `d`):
+    /// handshakes refused because the accept queue was full, and on a
+    /// listener with `TCP_DEFER_ACCEPT` also the final ACK of every
+    /// handshake that arrives without data (the kernel sets it aside and
+    /// waits for the data), so there `drops` grows with every connection.
+    /// A counter: it only grows while the socket lives. Alert on
+    /// [`overflows`](Self::overflows), not on this.
     pub drops: Option<u64>,
     /// Half-open handshakes waiting for the client's final ACK (request
     /// sockets in `SYN_RECV`).
     pub syn_recv: Option<u32>,
+    /// Handshakes dropped because the accept queue was full, since the
+    /// sampler first saw the listener: its `drops` split with the
+    /// namespace's `TcpExt` counters (raindrops-diag's `overflow` module;
+    /// exact when the interval leaves no choice, an estimate otherwise).
+    /// Known only to samplers that follow the listener over time. A
+    /// counter.
+    pub overflows: Option<u64>,
+    /// The part of [`overflows`](Self::overflows) that was estimated.
+    pub overflows_estimated: Option<u64>,
 }
 
 impl ListenStats {
@@ -52,6 +60,8 @@ impl ListenStats {
             backlog: None,
             drops: None,
             syn_recv: None,
+            overflows: None,
+            overflows_estimated: None,
         }
     }
 
@@ -81,8 +91,24 @@ impl ListenStats {
         self
     }
 
+    /// The same stats with the overflow counters set (`estimated` of the
+    /// `overflows` were estimated).
+    #[must_use]
+    pub const fn with_overflows(mut self, overflows: u64, estimated: u64) -> Self {
+        self.overflows = Some(overflows);
+        self.overflows_estimated = Some(estimated);
+        self
+    }
+
+    /// Whether the accept queue is full: `queued` above `backlog` (Linux
+    /// lets the queue hold `backlog + 1`, and refuses handshakes past it).
+    pub fn is_full(&self) -> bool {
+        self.backlog.is_some_and(|b| self.queued > b)
+    }
+
     /// `queued / backlog`, the saturation of the accept queue that operators
-    /// alert on; `None` without a (non-zero) backlog.
+    /// alert on; `None` without a (non-zero) backlog. Linux lets the queue
+    /// hold `backlog + 1`, so a full queue reads above 1 (17/16 = 1.0625).
     pub fn saturation(&self) -> Option<f64> {
         match self.backlog {
             Some(b) if b > 0 => Some(f64::from(self.queued) / f64::from(b)),
@@ -106,6 +132,8 @@ impl ListenStats {
         self.backlog = add(self.backlog, other.backlog);
         self.drops = add(self.drops, other.drops);
         self.syn_recv = add(self.syn_recv, other.syn_recv);
+        self.overflows = add(self.overflows, other.overflows);
+        self.overflows_estimated = add(self.overflows_estimated, other.overflows_estimated);
     }
 }
 
@@ -135,6 +163,9 @@ mod tests {
         let s = ListenStats::new(0, 3).with_backlog(4);
         assert_eq!(s.saturation(), Some(0.75));
         assert_eq!(ListenStats::new(0, 3).with_backlog(0).saturation(), None);
+        assert!(ListenStats::new(0, 17).with_backlog(16).is_full());
+        assert!(!ListenStats::new(0, 16).with_backlog(16).is_full());
+        assert!(!ListenStats::new(0, 16).is_full());
     }
 
     #[test]

@@ -17,6 +17,7 @@ mod counter;
 pub mod errno;
 mod error;
 mod name;
+pub mod proc_netstat;
 pub mod proc_unix;
 pub mod procfs;
 mod query;
@@ -42,6 +43,8 @@ pub mod netns;
 mod ns_sampler;
 #[cfg(feature = "std")]
 mod ns_worker;
+#[cfg(feature = "std")]
+pub mod overflow;
 #[cfg(feature = "std")]
 pub mod owner;
 #[cfg(feature = "socket")]

@@ -169,6 +169,24 @@ pub const LISTENER_FIELDS: &[ListenerField] = &[
         value: |l| int(l.stats.drops),
     },
     ListenerField {
+        key: "overflows",
+        column: Column::WhenKnown("OVERFLOWS"),
+        exposition: Exposition::Counter {
+            name: "raindrops_listener_overflows",
+            help: "Handshakes dropped because the accept queue was full, since the exporter first saw the listener (the listener's drops split with the namespace's TcpExt counters; see raindrops_listener_overflows_estimated_total).",
+        },
+        value: |l| int(l.stats.overflows),
+    },
+    ListenerField {
+        key: "overflows_estimated",
+        column: Column::None,
+        exposition: Exposition::Counter {
+            name: "raindrops_listener_overflows_estimated",
+            help: "The part of raindrops_listener_overflows_total that was estimated: several listeners of the namespace dropped while both overflows and TCP_DEFER_ACCEPT ACKs happened.",
+        },
+        value: |l| int(l.stats.overflows_estimated),
+    },
+    ListenerField {
         key: "syn_recv",
         column: Column::WhenKnown("SYN_RECV"),
         exposition: Exposition::Gauge {
@@ -340,7 +358,10 @@ mod tests {
             Listener::new(
                 "127.0.0.1:80",
                 Family::Tcp4,
-                ListenStats::new(1, 2).with_backlog(128).with_drops(3),
+                ListenStats::new(1, 2)
+                    .with_backlog(128)
+                    .with_drops(3)
+                    .with_overflows(2, 1),
             ),
             Listener::new("/tmp/\"s\"", Family::Unix, ListenStats::new(0, 0)),
         ];
@@ -353,9 +374,9 @@ mod tests {
         assert_eq!(
             json,
             "{\"calling\":null,\"writing\":null,\"listeners\":[\
-             {\"address\":\"127.0.0.1:80\",\"family\":\"tcp4\",\"type\":\"tcp\",\"active\":1,\"queued\":2,\"backlog\":128,\"drops\":3,\"syn_recv\":null,\
+             {\"address\":\"127.0.0.1:80\",\"family\":\"tcp4\",\"type\":\"tcp\",\"active\":1,\"queued\":2,\"backlog\":128,\"drops\":3,\"overflows\":2,\"overflows_estimated\":1,\"syn_recv\":null,\
              \"netns\":null,\"netns_inode\":null,\"pid\":null,\"process\":null,\"processes\":null,\"cgroup\":null},\
-             {\"address\":\"/tmp/\\\"s\\\"\",\"family\":\"unix\",\"type\":\"unix\",\"active\":0,\"queued\":0,\"backlog\":null,\"drops\":null,\"syn_recv\":null,\
+             {\"address\":\"/tmp/\\\"s\\\"\",\"family\":\"unix\",\"type\":\"unix\",\"active\":0,\"queued\":0,\"backlog\":null,\"drops\":null,\"overflows\":null,\"overflows_estimated\":null,\"syn_recv\":null,\
              \"netns\":null,\"netns_inode\":null,\"pid\":null,\"process\":null,\"processes\":null,\"cgroup\":null}],\
              \"metrics\":[],\"histograms\":[]}\n"
         );
@@ -363,9 +384,9 @@ mod tests {
         render_table(&snap, &mut table).unwrap();
         assert_eq!(
             table,
-            "ADDRESS      FAMILY   ACTIVE   QUEUED  BACKLOG    DROPS\n\
-             127.0.0.1:80 tcp4          1        2      128        3\n\
-             /tmp/\"s\"     unix          0        0        -        -\n"
+            "ADDRESS      FAMILY   ACTIVE   QUEUED  BACKLOG    DROPS OVERFLOWS\n\
+             127.0.0.1:80 tcp4          1        2      128        3         2\n\
+             /tmp/\"s\"     unix          0        0        -        -         -\n"
         );
         let mut prom = String::new();
         render_prometheus(&snap, &mut prom).unwrap();
@@ -379,6 +400,8 @@ mod tests {
                 "raindrops_listener_queued{listener=\"/tmp/\\\"s\\\"\",family=\"unix\"} 0",
                 "raindrops_listener_backlog{listener=\"127.0.0.1:80\",family=\"tcp4\"} 128",
                 "raindrops_listener_drops_total{listener=\"127.0.0.1:80\",family=\"tcp4\"} 3",
+                "raindrops_listener_overflows_total{listener=\"127.0.0.1:80\",family=\"tcp4\"} 2",
+                "raindrops_listener_overflows_estimated_total{listener=\"127.0.0.1:80\",family=\"tcp4\"} 1",
             ]
         );
 
@@ -403,9 +426,9 @@ mod tests {
         assert_eq!(
             json,
             "{\"calling\":null,\"writing\":null,\"listeners\":[\
-             {\"address\":\"0.0.0.0:80\",\"family\":\"tcp4\",\"type\":\"tcp\",\"active\":1,\"queued\":0,\"backlog\":null,\"drops\":null,\"syn_recv\":null,\
+             {\"address\":\"0.0.0.0:80\",\"family\":\"tcp4\",\"type\":\"tcp\",\"active\":1,\"queued\":0,\"backlog\":null,\"drops\":null,\"overflows\":null,\"overflows_estimated\":null,\"syn_recv\":null,\
              \"netns\":null,\"netns_inode\":4026531840,\"pid\":1,\"process\":\"init\",\"processes\":1,\"cgroup\":\"/init.scope\"},\
-             {\"address\":\"0.0.0.0:80\",\"family\":\"tcp4\",\"type\":\"tcp\",\"active\":2,\"queued\":1,\"backlog\":null,\"drops\":null,\"syn_recv\":null,\
+             {\"address\":\"0.0.0.0:80\",\"family\":\"tcp4\",\"type\":\"tcp\",\"active\":2,\"queued\":1,\"backlog\":null,\"drops\":null,\"overflows\":null,\"overflows_estimated\":null,\"syn_recv\":null,\
              \"netns\":\"blue\",\"netns_inode\":4026532000,\"pid\":812,\"process\":\"nginx\",\"processes\":5,\"cgroup\":null}],\
              \"metrics\":[],\"histograms\":[]}\n"
         );
@@ -453,6 +476,8 @@ mod tests {
                 ("queued", "2".into()),
                 ("backlog", "128".into()),
                 ("drops", "-".into()),
+                ("overflows", "-".into()),
+                ("overflows_estimated", "-".into()),
                 ("syn_recv", "-".into()),
                 ("netns", "-".into()),
                 ("netns_inode", "-".into()),
