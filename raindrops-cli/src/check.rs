@@ -16,7 +16,7 @@ use clap::Args;
 use crate::fail::{Failure, Outcome};
 use crate::listeners::tcp_query;
 use crate::out;
-use crate::sample::{Listener, Sampler};
+use crate::sample::{Listener, Sampler, SelectionArgs};
 
 /// The exit status when a check finds a problem.
 pub(crate) const UNHEALTHY: i32 = 3;
@@ -37,7 +37,11 @@ pub(crate) struct CheckArgs {
     /// Print a line for healthy listeners too.
     #[arg(short, long)]
     pub(crate) verbose: bool,
-    /// TCP addresses and Unix socket paths to check; none means every listener.
+    /// Which listeners to check when none are named.
+    #[command(flatten)]
+    pub(crate) selection: SelectionArgs,
+    /// TCP addresses and Unix socket paths to check; none means every
+    /// listener (but those on ephemeral ports, see --all-ports).
     #[arg(value_name = "ADDR|PATH")]
     pub(crate) names: Vec<String>,
 }
@@ -57,7 +61,8 @@ pub(crate) fn run(args: &CheckArgs) -> Outcome {
             )));
         }
     }
-    let mut sampler = Sampler::new(&args.names, tcp_query(true, false))?;
+    let mut sampler =
+        Sampler::new(&args.names, tcp_query(true, false))?.with_selection(&args.selection)?;
     sampler.warn_not_listening();
     sampler.track_overflows();
     let before = sampler.sample()?;
@@ -141,6 +146,7 @@ mod tests {
             max_saturation: None,
             ignore_drops: false,
             verbose: false,
+            selection: SelectionArgs::default(),
             names: Vec::new(),
         }
     }

@@ -1,5 +1,8 @@
 //! `raindrops listeners`: every listener of this machine, or the named ones.
 
+use std::ffi::OsString;
+use std::io::IsTerminal;
+
 use clap::{Args, ValueEnum};
 use raindrops_diag::TcpQuery;
 use raindrops_http::{
@@ -9,12 +12,13 @@ use raindrops_http::{
 
 use crate::fail::{Failure, Outcome};
 use crate::out;
-use crate::sample::{Listener, Sampler};
+use crate::sample::{Listener, Sampler, SelectionArgs};
 
 /// Output formats of `listeners`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Format {
     /// An aligned table for people.
+    #[default]
     Table,
     /// The listener lines of Ruby's Raindrops::Middleware body.
     Raindrops,
@@ -26,34 +30,42 @@ pub(crate) enum Format {
 }
 
 /// Arguments of `listeners`.
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Default)]
 pub(crate) struct ListenersArgs {
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = Format::Table)]
     pub(crate) format: Format,
-    /// Count only queued connections (and backlog, drops): one LISTEN-only
-    /// query, about 100 times cheaper with many connections; active is
-    /// shown as "-" (null in JSON).
-    #[arg(short, long)]
-    pub(crate) queued_only: bool,
+    /// Do not count active connections: one LISTEN-only query for queued,
+    /// backlog and drops, about 100 times cheaper with many connections;
+    /// ACTIVE is shown as "-" (null in JSON). Also --queued-only.
+    // Named for what the output loses: `--queued-only` read like a filter
+    // of listeners, and the old name stays an alias.
+    #[arg(short = 'q', long = "no-active", alias = "queued-only")]
+    pub(crate) no_active: bool,
     /// Also count half-open handshakes (SYN_RECV) per TCP listener.
     #[arg(short, long)]
     pub(crate) syn_recv: bool,
+    #[command(flatten)]
+    pub(crate) selection: SelectionArgs,
     /// Other network namespaces and owning processes.
     #[command(flatten)]
     pub(crate) ns: crate::namespaces::NsArgs,
-    /// TCP addresses and Unix socket paths; none means every listener.
+    /// TCP addresses, selectors and Unix socket paths; none means every
+    /// listener.
     #[arg(
         value_name = "ADDR|PATH",
-        long_help = "TCP addresses (127.0.0.1:8080, [::1]:8080, 0.0.0.0:80) and Unix \
-                     socket paths (/run/app.sock, @abstract); none means every listener."
+        long_help = "TCP addresses (127.0.0.1:8080, [::1]:8080, 0.0.0.0:80), every listener \
+                     on a port (:8080, or a range :8000-8100), localhost:8080 (127.0.0.1 and \
+                     ::1), and Unix socket paths (/run/app.sock, @abstract; any bytes); none \
+                     means every listener. Exact names are always shown, with zeros and a \
+                     warning if nothing listens there."
     )]
-    pub(crate) names: Vec<String>,
+    pub(crate) names: Vec<OsString>,
 }
 
 /// The TCP query the flags ask for.
-pub(crate) fn tcp_query(queued_only: bool, syn_recv: bool) -> TcpQuery {
-    let q = if queued_only {
+pub(crate) fn tcp_query(no_active: bool, syn_recv: bool) -> TcpQuery {
+    let q = if no_active {
         TcpQuery::queued_only()
     } else {
         TcpQuery::new()
@@ -66,7 +78,8 @@ pub(crate) fn run(args: &ListenersArgs) -> Outcome {
     if args.ns.wanted() {
         return crate::namespaces::run_listeners(args);
     }
-    let mut sampler = Sampler::new(&args.names, tcp_query(args.queued_only, args.syn_recv))?;
+    let mut sampler = Sampler::new(&args.names, tcp_query(args.no_active, args.syn_recv))?
+        .with_selection(&args.selection)?;
     sampler.warn_not_listening();
     let listeners = sampler.sample()?;
     // The namespace's overflow counters travel with the metrics and JSON.
@@ -79,7 +92,23 @@ pub(crate) fn run(args: &ListenersArgs) -> Outcome {
         Format::Table | Format::Raindrops => Vec::new(),
     };
     let text = render(&listeners, sampler.counts_active(), args.format, &netstat)?;
-    out::stdout(&text)
+    out::stdout(&text)?;
+    note_hidden(&sampler);
+    Ok(())
+}
+
+/// Tells a person at a terminal that listeners on ephemeral ports were
+/// left out, and how to see them (scripts reading stderr see nothing).
+pub(crate) fn note_hidden(sampler: &Sampler) {
+    let (n, Some(range)) = (sampler.hidden(), sampler.ephemeral()) else {
+        return;
+    };
+    if n > 0 && std::io::stderr().is_terminal() {
+        let s = if n == 1 { "" } else { "s" };
+        out::stderr(&format!(
+            "raindrops: {n} listener{s} on ephemeral ports ({range}) not shown: --all-ports shows them\n"
+        ));
+    }
 }
 
 /// `listeners` in `format`, rendered by raindrops-http from its one field

@@ -17,6 +17,7 @@ mod fail;
 mod json;
 mod listeners;
 mod namespaces;
+mod ns_select;
 mod out;
 mod overflows;
 mod rubyfmt;
@@ -30,8 +31,10 @@ use fail::Failure;
 const EXAMPLES: &str = "\
 Examples:
   raindrops                               every TCP and Unix listener of this machine
+  raindrops :8080 localhost:9000          every listener on port 8080; 127.0.0.1/::1 port 9000
   raindrops listeners 0.0.0.0:80 /run/app.sock
-  raindrops listeners --format json --queued-only
+  raindrops --include :8000-8100 --exclude '/run/user/*'
+  raindrops listeners --format json --no-active
   raindrops listeners --all-namespaces -p every container's listeners with their processes
   raindrops watch -d 1 -t 5 0.0.0.0:80    a line per second while 5+ connections wait
   raindrops watch -d 0 -n 2000 0.0.0.0:80 2000 samples back to back
@@ -39,6 +42,9 @@ Examples:
   raindrops connections 0.0.0.0:80       connections of a listener with rtt, cwnd, ...
   raindrops counters shm:myapp           counters an application keeps in shared memory
   raindrops check                        exit 3 if a listener's queue overflowed or is full
+
+Without names, TCP listeners on ephemeral ports (ip_local_port_range) are left out:
+--all-ports shows them, --include :PORT shows some.
 
 Exit status: 0 success, 1 system failure, 2 bad usage or input, 3 check found a
 problem, 130 interrupted (SIGINT). A closed output pipe ends the command quietly.";
@@ -51,10 +57,19 @@ problem, 130 interrupted (SIGINT). A closed output pipe ends the command quietly
 /// from the kernel over netlink sock_diag. Without a command, lists every
 /// listener.
 #[derive(Parser, Debug)]
-#[command(name = "raindrops", version, after_help = EXAMPLES, max_term_width = 100)]
+#[command(
+    name = "raindrops",
+    version,
+    after_help = EXAMPLES,
+    max_term_width = 100,
+    args_conflicts_with_subcommands = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// Without a command: the arguments of `listeners`.
+    #[command(flatten)]
+    listeners: listeners::ListenersArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -124,13 +139,7 @@ fn parse() -> Cli {
 fn main() {
     let cli = parse();
     let result = match &cli.command {
-        None => listeners::run(&listeners::ListenersArgs {
-            format: listeners::Format::Table,
-            queued_only: false,
-            syn_recv: false,
-            ns: namespaces::NsArgs::default(),
-            names: Vec::new(),
-        }),
+        None => listeners::run(&cli.listeners),
         Some(Command::Listeners(a)) => listeners::run(a),
         Some(Command::Watch(a)) => watch::run(a),
         Some(Command::Serve(a)) => serve::run(a),

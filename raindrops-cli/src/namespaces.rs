@@ -6,8 +6,9 @@
 use std::ops::ControlFlow;
 use std::time::Duration;
 
+use std::ffi::OsString;
+
 use clap::Args;
-use raindrops_core::parse_tcp_addr;
 use raindrops_diag::{
     NsQuery, NsSample, NsSampler, NsScope, NsSkip, NsSpec, SkipCounts, SkipTarget, Skipped,
     TcpQuery, UnixQuery,
@@ -16,9 +17,10 @@ use raindrops_http::{ListenerVisitor, Metric, MetricKind};
 
 use crate::fail::{Failure, Outcome};
 use crate::listeners::{Format, ListenersArgs, render, tcp_query};
+use crate::ns_select::Choice;
 use crate::out;
 use crate::overflows::OverflowWatch;
-use crate::sample::{Listener, Sampler, shown};
+use crate::sample::{Listener, Sampler, SelectionArgs, shown};
 
 /// How long a sample waits for the namespaces' answers.
 const TIMEOUT: Duration = Duration::from_secs(2);
@@ -81,9 +83,8 @@ pub(crate) struct NsSampling {
     sampler: NsSampler,
     /// Whether the records keep their namespace (not for `-p` alone).
     namespaced: bool,
-    /// Whether listeners were named: then, across namespaces, only where
-    /// they listen.
-    named: bool,
+    /// Which listeners of each namespace are shown.
+    choice: Choice,
     /// The listeners of the last sample, in order.
     last: Vec<Listener>,
     /// How many namespaces answered the last sample.
@@ -96,35 +97,31 @@ pub(crate) struct NsSampling {
 }
 
 impl NsSampling {
-    /// A sampler for `names` (none: every listener) with `tcp` as the TCP
-    /// query. Addresses are checked here; paths are not (a path may exist
-    /// in another namespace's processes only).
-    pub(crate) fn new(args: &NsArgs, names: &[String], tcp: TcpQuery) -> Result<Self, Failure> {
-        for n in names.iter().filter(|n| !raindrops_core::is_unix_name(n)) {
-            parse_tcp_addr(n)
-                .map_err(|e| Failure::Usage(format!("bad listener address {}: {e}", shown(n))))?;
-        }
-        let namespaced = args.namespaced();
-        let named = !names.is_empty();
+    /// A sampler for `names` (none: every listener) chosen by `selection`
+    /// (`None`: every listener, without the ephemeral-port rule), with
+    /// `tcp` as the TCP query. Names and selectors are checked here.
+    pub(crate) fn new(
+        args: &NsArgs,
+        names: &[OsString],
+        selection: Option<&SelectionArgs>,
+        tcp: TcpQuery,
+    ) -> Result<Self, Failure> {
+        let choice = Choice::new(names, selection)?;
         let unix = if tcp.active {
             UnixQuery::new()
         } else {
             UnixQuery::queued_only()
         };
-        let query = NsQuery::new()
-            .with_tcp(Some(tcp))
-            .with_unix(Some(unix))
-            .with_names(names.iter().cloned())
-            // Tells where a named listener listens (see `sample`).
-            .with_sockets(namespaced && named);
+        // Every listener of each namespace; the choice picks among them.
+        let query = NsQuery::new().with_tcp(Some(tcp)).with_unix(Some(unix));
         let sampler = NsSampler::new(args.scope()?)
             .with_query(query)
             .with_owners(args.processes)
             .with_timeout(TIMEOUT);
         Ok(NsSampling {
             sampler,
-            namespaced,
-            named,
+            namespaced: args.namespaced(),
+            choice,
             last: Vec::new(),
             answered: 0,
             fresh: false,
@@ -142,19 +139,20 @@ impl NsSampling {
         self.answered = sample.namespaces.len();
         self.first_ns = sample.namespaces.first().map(|n| n.ns.id.ino);
         for ns in &mut sample.namespaces {
-            for l in ns.listeners.drain(..) {
-                // A listener named on the command line is shown in the
-                // namespaces where it listens (a name where nothing listens
-                // would otherwise give a row of zeros in every one).
-                if self.namespaced && self.named && l.inodes.is_empty() {
-                    continue;
-                }
-                let mut r = l.listener;
-                if !self.namespaced {
-                    r.netns = None;
-                }
-                self.last.push(r);
-            }
+            let all: Vec<Listener> = ns
+                .listeners
+                .drain(..)
+                .map(|l| {
+                    let mut r = l.listener;
+                    if !self.namespaced {
+                        r.netns = None;
+                    }
+                    r
+                })
+                .collect();
+            // One namespace (`-p` alone) shows exact names where nothing
+            // listens, as without `-p`.
+            self.last.extend(self.choice.apply(all, !self.namespaced));
         }
         sample
     }
@@ -240,12 +238,14 @@ fn first_sample(s: &mut NsSampling) -> Outcome {
 
 /// `listeners` with any of the namespace or owner flags.
 pub(crate) fn run_listeners(args: &ListenersArgs) -> Outcome {
-    let tcp = tcp_query(args.queued_only, args.syn_recv);
+    let tcp = tcp_query(args.no_active, args.syn_recv);
     if !args.ns.namespaced() {
         // This namespace only: the plain sampler's checks and warnings.
-        Sampler::new(&args.names, tcp)?.warn_not_listening();
+        Sampler::new(&args.names, tcp)?
+            .with_selection(&args.selection)?
+            .warn_not_listening();
     }
-    let mut s = NsSampling::new(&args.ns, &args.names, tcp)?;
+    let mut s = NsSampling::new(&args.ns, &args.names, Some(&args.selection), tcp)?;
     first_sample(&mut s)?;
     // This namespace's overflow counters, with the metrics and JSON of
     // this namespace only (they have no namespace label).
@@ -285,7 +285,8 @@ impl Sampling {
         if !args.namespaced() {
             Sampler::new(names, tcp)?.warn_not_listening();
         }
-        let mut s = NsSampling::new(args, names, tcp)?;
+        let names: Vec<OsString> = names.iter().map(OsString::from).collect();
+        let mut s = NsSampling::new(args, &names, None, tcp)?;
         first_sample(&mut s)?;
         Ok(Sampling::Ns(Box::new(s)))
     }
@@ -409,7 +410,7 @@ mod tests {
         };
         assert!(p.wanted() && !p.namespaced());
         assert!(matches!(
-            NsSampling::new(&p, &["1.2.3.4".into()], TcpQuery::new()),
+            NsSampling::new(&p, &["1.2.3.4".into()], None, TcpQuery::new()),
             Err(Failure::Usage(_))
         ));
     }

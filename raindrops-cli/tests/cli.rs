@@ -139,8 +139,10 @@ fn listeners_json_and_table_show_ground_truth() {
 
 #[test]
 fn no_arguments_lists_every_listener() {
+    // The fixture is on an ephemeral port, left out by default
+    // (tests/selection.rs tests that rule).
     let f = fixture(0, 1);
-    let out = raindrops(&[]);
+    let out = raindrops(&["--all-ports"]);
     assert!(out.status.success());
     let s = text(&out.stdout);
     assert!(s.starts_with("ADDRESS"), "{s}");
@@ -755,7 +757,7 @@ fn serve_head_concurrent_and_slow_clients_and_promtool() {
 #[test]
 fn watch_all_aligns_columns_to_the_addresses_it_prints() {
     let _f = fixture(0, 1);
-    let out = raindrops(&["watch", "-a", "-d", "0", "-n", "1"]);
+    let out = raindrops(&["watch", "-a", "--all-ports", "-d", "0", "-n", "1"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let s = text(&out.stdout);
     let lines: Vec<&str> = s.lines().collect();

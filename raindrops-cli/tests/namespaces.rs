@@ -215,7 +215,15 @@ fn listeners_of_every_namespace_with_their_owners() {
     let _queued = TcpStream::connect(&host_addr).unwrap();
     let addr = format!("127.0.0.1:{port}");
 
-    let out = raindrops(&["listeners", "--all-namespaces", "-p", "--format", "json"]);
+    // --all-ports: the host listener is on an ephemeral port.
+    let out = raindrops(&[
+        "listeners",
+        "--all-namespaces",
+        "-p",
+        "--all-ports",
+        "--format",
+        "json",
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let json = text(&out.stdout);
     let objs = objects(&json);

@@ -15,8 +15,10 @@
 //! - [`ListenStats`], the per-listener numbers shared by the other crates,
 //!   [`Listener`] (a name, its [`Family`] and its stats, and optionally its
 //!   [`Netns`], [`Owner`] and cgroup), the record every output is rendered
-//!   from, and [`parse_tcp_addr`] for the address
-//!   strings that name listeners;
+//!   from, [`parse_tcp_addr`] for the address
+//!   strings that name listeners, and [`Selector`] and [`Selection`] for
+//!   choosing listeners as people name them (`:80`, `localhost:8080`,
+//!   `:8000-8100`, `/run/user/*`);
 //! - [`TcpState`] and [`Errno`], the kernel's vocabulary shared by the
 //!   sock_diag codec, the `tcp_info` decoder and the shared-memory layer;
 //! - [`EscapedName`] and [`SafeText`]: the one escaping rule for outside
@@ -78,6 +80,7 @@ mod listen_stats;
 mod listener;
 mod math;
 mod named;
+mod select;
 mod sharded;
 mod slot;
 #[cfg(target_has_atomic = "64")]
@@ -99,6 +102,7 @@ pub use listener::{Family, Listener};
 // Not API: used by the fuzz targets and raindrops-http's number rendering.
 #[doc(hidden)]
 pub use math::sqrt;
+pub use select::{HostSelector, PortRange, Selection, Selector, UnixPattern, Verdict};
 pub use sharded::Sharded;
 pub use slot::{CACHE_LINE, Counter, MAX, PaddedSlot, WORD};
 pub use tcp_state::TcpState;

@@ -425,8 +425,10 @@ mod tests {
         v2.set_legacy_refused();
         let targets: [&[SocketAddr]; 5] = [&keys[..1], &keys[1..2], &keys[2..], &keys, &[]];
         for addrs in targets {
-            let mut a = TcpTable::<64>::new();
-            let mut b = TcpTable::<64>::new();
+            // Room for every listener of a busy host (other tests and
+            // benches run at the same time), on the heap.
+            let mut a = std::boxed::Box::new(TcpTable::<4096>::new());
+            let mut b = std::boxed::Box::new(TcpTable::<4096>::new());
             legacy
                 .tcp_listener_stats_into(&mut buf, addrs, &q, &mut a)
                 .unwrap();
