@@ -53,6 +53,9 @@ pub(crate) struct ListenersArgs {
     pub(crate) queue_wait: bool,
     #[command(flatten)]
     pub(crate) selection: SelectionArgs,
+    /// Other network namespaces and owning processes.
+    #[command(flatten)]
+    pub(crate) ns: crate::namespaces::NsArgs,
     /// TCP addresses, selectors and Unix socket paths; none means every
     /// listener.
     #[arg(
@@ -78,6 +81,9 @@ pub(crate) fn tcp_query(no_active: bool, syn_recv: bool) -> TcpQuery {
 
 /// Runs `listeners`.
 pub(crate) fn run(args: &ListenersArgs) -> Outcome {
+    if args.ns.wanted() {
+        return crate::namespaces::run_listeners(args);
+    }
     let query = tcp_query(args.no_active, args.syn_recv).with_queue_wait(args.queue_wait);
     let mut sampler = Sampler::new(&args.names, query)?.with_selection(&args.selection)?;
     sampler.warn_not_listening();

@@ -16,6 +16,8 @@ mod counters;
 mod fail;
 mod json;
 mod listeners;
+mod namespaces;
+mod ns_select;
 mod out;
 mod overflows;
 mod rubyfmt;
@@ -33,6 +35,7 @@ Examples:
   raindrops listeners 0.0.0.0:80 /run/app.sock
   raindrops --include :8000-8100 --exclude '/run/user/*'
   raindrops listeners --format json --no-active
+  raindrops listeners --all-namespaces -p every container's listeners with their processes
   raindrops watch -d 1 -t 5 0.0.0.0:80    a line per second while 5+ connections wait
   raindrops watch -d 0 -n 2000 0.0.0.0:80 2000 samples back to back
   raindrops serve --listen 127.0.0.1:9187 Watcher pages, /metrics, /_raindrops

@@ -72,12 +72,12 @@ pub(crate) struct SelectionArgs {
 }
 
 /// Parses a selector given to `flag`, as a usage failure naming it.
-fn parse_selector<'a>(flag: &str, s: &'a str) -> Result<Selector<'a>, Failure> {
+pub(crate) fn parse_selector<'a>(flag: &str, s: &'a str) -> Result<Selector<'a>, Failure> {
     Selector::parse(s).map_err(|e| Failure::Usage(format!("bad {flag} selector {}: {e}", shown(s))))
 }
 
 /// The host's ephemeral port range, if it can be read.
-fn ephemeral_range() -> Option<PortRange> {
+pub(crate) fn ephemeral_range() -> Option<PortRange> {
     let mut text = String::new();
     let file = std::fs::File::open(LOCAL_PORT_RANGE).ok()?;
     // Two numbers: 64 bytes is plenty, and bounds what we read.

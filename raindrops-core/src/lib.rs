@@ -13,8 +13,9 @@
 //! - [`GaugeGuard`], which increments on creation and decrements on drop;
 //! - [`Sharded`], one slot per worker for the same metric, summed on read;
 //! - [`ListenStats`], the per-listener numbers shared by the other crates,
-//!   [`Listener`] (a name, its [`Family`] and its stats), the record every
-//!   output is rendered from, [`parse_tcp_addr`] for the address
+//!   [`Listener`] (a name, its [`Family`] and its stats, and optionally its
+//!   [`Netns`], [`Owner`] and cgroup), the record every output is rendered
+//!   from, [`parse_tcp_addr`] for the address
 //!   strings that name listeners, and [`Selector`] and [`Selection`] for
 //!   choosing listeners as people name them (`:80`, `localhost:8080`,
 //!   `:8000-8100`, `/run/user/*`);
@@ -74,6 +75,7 @@ mod errno;
 mod error;
 mod escape;
 mod guard;
+mod identity;
 mod listen_stats;
 mod listener;
 mod math;
@@ -94,6 +96,7 @@ pub use errno::Errno;
 pub use error::Error;
 pub use escape::{EscapedName, SafeText, UnescapeError, is_unsafe_char, unescape_name};
 pub use guard::GaugeGuard;
+pub use identity::{Netns, Owner};
 pub use listen_stats::ListenStats;
 pub use listener::{Family, Listener};
 // Not API: used by the fuzz targets and raindrops-http's number rendering.

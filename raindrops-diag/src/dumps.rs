@@ -40,6 +40,25 @@ use core::net::SocketAddr;
 /// [`Error::Interrupted`].
 const MAX_RESTARTS: usize = 8;
 
+/// Sees every LISTEN socket a listener query's dump reports, next to the
+/// attribution rules: how the `std` API lists each listener's sockets
+/// (inode, cgroup id) without a dump of its own. `()` sees nothing.
+pub(crate) trait ListenSink {
+    /// The dump starts (again, after an interrupted one): forget what was
+    /// seen.
+    fn restart(&mut self) {}
+    /// A socket of the TCP LISTEN dump.
+    fn tcp(&mut self, _m: &InetDiagMsg<&[u8]>) -> Result<(), Error> {
+        Ok(())
+    }
+    /// A socket of the unix_diag dump (any state).
+    fn unix(&mut self, _m: &UnixDiagMsg<&[u8]>) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+impl ListenSink for () {}
+
 /// A small sorted set of ports, for turning listener addresses into a
 /// port filter without allocation. Past its capacity it gives up
 /// (`count` becomes `usize::MAX`) and the dump goes unfiltered.
@@ -160,7 +179,7 @@ impl DiagSocket {
         query: &TcpQuery,
         table: &mut TcpTable<N>,
     ) -> Result<(), Error> {
-        self.tcp_query(buf, &TcpTally::new(addrs, query), table)
+        self.tcp_query(buf, &TcpTally::new(addrs, query), table, &mut ())
     }
 
     /// Unix listener statistics for the names in `names` (all listeners
@@ -180,7 +199,7 @@ impl DiagSocket {
         query: &UnixQuery,
         table: &mut UnixTable<N>,
     ) -> Result<(), Error> {
-        self.unix_query(buf, &UnixTally::new(names, query), table)
+        self.unix_query(buf, &UnixTally::new(names, query), table, &mut ())
     }
 
     pub(crate) fn tcp_query<S: Slots<SocketAddr>>(
@@ -188,24 +207,27 @@ impl DiagSocket {
         buf: &mut [u8],
         tally: &TcpTally<'_>,
         slots: &mut S,
+        sink: &mut impl ListenSink,
     ) -> Result<(), Error> {
         let r = with_restarts(|| {
             tally.start(slots)?;
+            sink.restart();
             if self.legacy_refused() {
                 let fams: &[u8] = match tally.target {
                     TcpTarget::One(SocketAddr::V6(_)) => &[AF_INET6],
                     _ => &[AF_INET, AF_INET6],
                 };
-                self.tcp_dumps(buf, tally, fams, slots)?;
+                self.tcp_dumps(buf, tally, fams, slots, sink)?;
             } else {
-                match self.tcp_dumps(buf, tally, &[AF_UNSPEC], slots) {
+                match self.tcp_dumps(buf, tally, &[AF_UNSPEC], slots, sink) {
                     Err(Error::Kernel(e))
                         if e == errno::INVAL || e == errno::NOENT || e == errno::OPNOTSUPP =>
                     {
                         // No TCPDIAG_GETSOCK here: one v2 request per family.
                         self.set_legacy_refused();
                         tally.start(slots)?;
-                        self.tcp_dumps(buf, tally, &[AF_INET, AF_INET6], slots)?;
+                        sink.restart();
+                        self.tcp_dumps(buf, tally, &[AF_INET, AF_INET6], slots, sink)?;
                     }
                     r => r?,
                 }
@@ -222,6 +244,7 @@ impl DiagSocket {
         tally: &TcpTally<'_>,
         families: &[u8],
         slots: &mut S,
+        sink: &mut impl ListenSink,
     ) -> Result<(), Error> {
         let room = buf
             .len()
@@ -251,7 +274,10 @@ impl DiagSocket {
             ports: &wanted,
             max_ports,
         };
-        self.inet_dumps(buf, &listen, families, |d| tally.listener(slots, d))?;
+        self.inet_dumps(buf, &listen, families, |d| {
+            tally.listener(slots, d)?;
+            sink.tcp(d)
+        })?;
         // The waits need each queued connection's tcp_info: asked only when
         // some listener has a queue (it costs every socket of the walk
         // that matches the filter an attribute).
@@ -330,9 +356,10 @@ impl DiagSocket {
         buf: &mut [u8],
         tally: &UnixTally<'_>,
         slots: &mut S,
+        sink: &mut impl ListenSink,
     ) -> Result<(), Error> {
         let mut backlogs = core::mem::take(&mut self.unix_backlogs);
-        let r = self.unix_dumps(buf, tally, slots, &mut backlogs);
+        let r = self.unix_dumps(buf, tally, slots, &mut backlogs, sink);
         self.unix_backlogs = backlogs;
         r.map_err(|e| e.in_module(DiagModule::Unix))
     }
@@ -352,22 +379,24 @@ impl DiagSocket {
         tally: &UnixTally<'_>,
         slots: &mut S,
         backlogs: &mut UnixBacklogs,
+        sink: &mut impl ListenSink,
     ) -> Result<(), Error> {
         let query = tally.query;
         if !query.active {
-            return self.unix_dump(buf, tally, slots, UnixShow::RQLEN, Some(backlogs));
+            return self.unix_dump(buf, tally, slots, UnixShow::RQLEN, Some(backlogs), sink);
         }
         if !query.backlog {
-            return self.unix_dump(buf, tally, slots, UnixShow::ICONS, None);
+            return self.unix_dump(buf, tally, slots, UnixShow::ICONS, None, sink);
         }
         if !backlogs.due() {
-            self.unix_dump(buf, tally, slots, UnixShow::ICONS, Some(backlogs))?;
+            self.unix_dump(buf, tally, slots, UnixShow::ICONS, Some(backlogs), sink)?;
             if !backlogs.missed() {
                 return Ok(());
             }
             // A listener new since the backlogs were read: ask again.
         }
-        self.unix_dump(buf, tally, slots, UnixShow::RQLEN, Some(backlogs))
+        // (The sink restarts with the second dump.)
+        self.unix_dump(buf, tally, slots, UnixShow::RQLEN, Some(backlogs), sink)
     }
 
     /// One unix_diag dump of LISTEN (and, for `active`, ESTABLISHED)
@@ -381,6 +410,7 @@ impl DiagSocket {
         slots: &mut S,
         queue: UnixShow,
         mut backlogs: Option<&mut UnixBacklogs>,
+        sink: &mut impl ListenSink,
     ) -> Result<(), Error> {
         let req = UnixDiagReq {
             family: AF_UNIX,
@@ -398,6 +428,7 @@ impl DiagSocket {
         let fill = queue == UnixShow::RQLEN;
         with_restarts(|| {
             tally.start(slots)?;
+            sink.restart();
             if let Some(b) = backlogs.as_deref_mut() {
                 if fill {
                     b.begin_fill()
@@ -409,7 +440,8 @@ impl DiagSocket {
             self.dump(buf, len, |m| {
                 let d = UnixDiagMsg::new_checked(m.into_payload())
                     .map_err(|e| e.at(nlmsg::HEADER_LEN))?;
-                tally.message_remembering(slots, &d, backlogs.as_deref_mut())
+                tally.message_remembering(slots, &d, backlogs.as_deref_mut())?;
+                sink.unix(&d)
             })?;
             if let Some(b) = backlogs.as_deref_mut() {
                 if fill { b.end_fill() } else { b.end_lookup() }
