@@ -54,8 +54,20 @@ fn escape_char<W: Write + ?Sized>(w: &mut W, c: char) -> fmt::Result {
     }
 }
 
+/// Whether `s` is printable ASCII (`0x20`–`0x7e`), with no `\` if
+/// `backslash`: text that every rule leaves unchanged, found by a tight
+/// loop over bytes (the common case: addresses and paths).
+#[inline]
+fn plain_ascii(s: &str, backslash: bool) -> bool {
+    s.bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && !(backslash && b == b'\\'))
+}
+
 /// Writes `s`, escaping unsafe characters and, if `backslash`, doubling `\`.
 fn write_escaped<W: Write + ?Sized>(w: &mut W, s: &str, backslash: bool) -> fmt::Result {
+    if plain_ascii(s, backslash) {
+        return w.write_str(s);
+    }
     let mut start = 0;
     for (i, c) in s.char_indices() {
         let unsafe_char = is_unsafe_char(c);
@@ -142,9 +154,19 @@ impl fmt::Display for SafeText<'_> {
 }
 
 impl SafeText<'_> {
+    /// Writes the text to `w` (what `Display` writes, without going
+    /// through a formatter: the renderers' hot path).
+    #[inline]
+    pub fn write_to<W: Write + ?Sized>(&self, w: &mut W) -> fmt::Result {
+        write_escaped(w, self.0, false)
+    }
+
     /// The number of characters [`SafeText`] writes: the width of the
     /// text in a terminal column count, counting every character as one.
     pub fn char_count(&self) -> usize {
+        if plain_ascii(self.0, false) {
+            return self.0.len();
+        }
         self.0
             .chars()
             .map(|c| match c {

@@ -86,7 +86,11 @@ fn naive_prometheus(calling: usize, writing: usize, all: &[Listener<String>]) ->
         out += &format!("# HELP {name} Help.\n# TYPE {name} {kind}\n");
         for l in all {
             if let Some(v) = pick(&l.stats) {
-                out += &format!("{name}{{listener=\"{}\"}} {v}\n", esc(&l.name));
+                out += &format!(
+                    "{name}{{listener=\"{}\",family=\"{}\"}} {v}\n",
+                    esc(&l.name),
+                    l.family
+                );
             }
         }
     }

@@ -3,7 +3,7 @@
 use core::fmt;
 use core::ops::ControlFlow;
 
-use raindrops_core::Aggregate;
+use raindrops_core::{Aggregate, SafeText};
 
 use crate::fields::{LISTENER_FIELDS, Value};
 use crate::source::{StatsSource, each_listener};
@@ -52,20 +52,16 @@ where
             ",{"
         })?;
         for (i, field) in LISTENER_FIELDS.iter().enumerate() {
-            if i > 0 {
-                w.write_char(',')?;
-            }
-            string(w, field.key)?;
-            w.write_char(':')?;
+            // The keys are identifiers: nothing to escape.
+            w.write_str(if i > 0 { ",\"" } else { "\"" })?;
+            w.write_str(field.key)?;
+            w.write_str("\":")?;
             match field.get(i, measured, l) {
-                Value::Int(v) => write!(w, "{v}")?,
+                Value::Int(v) => text::uint(w, v)?,
                 Value::Str(s) => {
                     // Identity on display names; see docs/escaping.md.
                     w.write_char('"')?;
-                    fmt::Write::write_fmt(
-                        &mut JsonEscaper(&mut *w),
-                        format_args!("{}", raindrops_core::SafeText(s)),
-                    )?;
+                    SafeText(s).write_to(&mut JsonEscaper(&mut *w))?;
                     w.write_char('"')?;
                 }
                 Value::Unknown => w.write_str("null")?,

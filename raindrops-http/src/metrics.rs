@@ -6,7 +6,7 @@ use core::ops::ControlFlow;
 use raindrops_core::{Aggregate, Listener, SafeText};
 
 use crate::fields::{Exposition, FieldSet, LISTENER_FIELDS, Value};
-use crate::source::{Histogram, Metric, MetricKind, StatsSource, any_listener, each_listener};
+use crate::source::{Histogram, Metric, MetricKind, StatsSource, each_listener};
 use crate::text;
 
 /// The `Content-Type` of Prometheus text exposition 0.0.4.
@@ -134,14 +134,24 @@ where
         }
     }
     let measured = source.measured();
-    let labels = label_rows(source, measured);
+    // One pass finds every field some listener knows; the label rows of
+    // those are written on every sample.
+    let known = known_rows(source, measured);
+    let mut labels = heapless::Vec::<(usize, &str), 64>::new();
+    for (i, field) in LISTENER_FIELDS.iter().enumerate() {
+        if let Exposition::Label(name) = field.exposition {
+            if known & (1 << i) != 0 {
+                let _ = labels.push((i, name));
+            }
+        }
+    }
     for (i, field) in LISTENER_FIELDS.iter().enumerate() {
         let (base, kind, help) = match field.exposition {
             Exposition::Gauge { name, help } => (name, "gauge", help),
             Exposition::Counter { name, help } => (name, "counter", help),
             Exposition::None | Exposition::Label(_) => continue,
         };
-        if !any_listener(source, |l| field.get(i, measured, l).is_known()) {
+        if known & (1 << i) == 0 {
             continue;
         }
         header(w, flavor, base, kind, help)?;
@@ -152,61 +162,60 @@ where
             };
             w.write_str(base)?;
             w.write_str(suffix)?;
-            listener_labels(w, labels, measured, l)?;
-            writeln!(w, " {v}")
+            listener_labels(w, &labels, measured, l)?;
+            w.write_char(' ')?;
+            text::uint(w, v)?;
+            w.write_char('\n')
         })?;
     }
     metrics(source, w, flavor)?;
     histograms(source, w, flavor)
 }
 
-/// The rows of [`LISTENER_FIELDS`] exported as labels that any listener
-/// knows (a label is on every sample of a family or on none).
-fn label_rows<S: StatsSource + ?Sized>(source: &S, measured: FieldSet) -> u64 {
+/// The rows of [`LISTENER_FIELDS`] that some listener knows, as bits: a
+/// metric family is written for each, and a label is on every sample of a
+/// family or on none.
+fn known_rows<S: StatsSource + ?Sized>(source: &S, measured: FieldSet) -> u64 {
+    let all = u64::MAX >> (64 - LISTENER_FIELDS.len());
     let mut rows = 0u64;
-    for (i, field) in LISTENER_FIELDS.iter().enumerate() {
-        if matches!(field.exposition, Exposition::Label(_))
-            && any_listener(source, |l| field.get(i, measured, l).is_known())
-        {
-            rows |= 1 << i;
+    let _ = source.listeners(&mut |l| {
+        for (i, field) in LISTENER_FIELDS.iter().enumerate() {
+            if rows & (1 << i) == 0 && field.get(i, measured, l).is_known() {
+                rows |= 1 << i;
+            }
         }
-    }
+        if rows == all {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    });
     rows
 }
 
-/// Writes `{listener="...",...}` for `l`: the label rows in `rows`, an
+/// Writes `{listener="...",...}` for `l`: the label rows of `labels`, an
 /// unknown value as the empty string (which Prometheus reads as absent).
 fn listener_labels<W: fmt::Write + ?Sized>(
     w: &mut W,
-    rows: u64,
+    labels: &[(usize, &str)],
     measured: FieldSet,
     l: &Listener<&str>,
 ) -> fmt::Result {
-    let mut sep = '{';
-    for (i, field) in LISTENER_FIELDS.iter().enumerate() {
-        let Exposition::Label(name) = field.exposition else {
-            continue;
-        };
-        if rows & (1 << i) == 0 {
-            continue;
-        }
-        w.write_char(sep)?;
-        sep = ',';
+    for (k, &(i, name)) in labels.iter().enumerate() {
+        w.write_char(if k == 0 { '{' } else { ',' })?;
         w.write_str(name)?;
         w.write_str("=\"")?;
-        match field.get(i, measured, l) {
+        match LISTENER_FIELDS[i].get(i, measured, l) {
             // A display name passes SafeText unchanged; a name from a
             // source that did not escape it cannot put a raw control
             // character into the scrape.
-            Value::Str(s) => {
-                fmt::Write::write_fmt(&mut text::LabelEscaper(w), format_args!("{}", SafeText(s)))?
-            }
-            Value::Int(v) => write!(w, "{v}")?,
+            Value::Str(s) => SafeText(s).write_to(&mut text::LabelEscaper(&mut *w))?,
+            Value::Int(v) => text::uint(w, v)?,
             Value::Unknown => {}
         }
         w.write_char('"')?;
     }
-    if sep == ',' {
+    if !labels.is_empty() {
         w.write_char('}')?;
     }
     Ok(())

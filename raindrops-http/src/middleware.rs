@@ -69,11 +69,14 @@ where
                 return Ok(());
             }
             let name = SafeText(l.name);
-            write!(
-                w,
-                "{name} active: {}\n{name} queued: {}\n",
-                l.stats.active, l.stats.queued
-            )
+            name.write_to(w)?;
+            w.write_str(" active: ")?;
+            crate::text::uint(w, l.stats.active.into())?;
+            w.write_char('\n')?;
+            name.write_to(w)?;
+            w.write_str(" queued: ")?;
+            crate::text::uint(w, l.stats.queued.into())?;
+            w.write_char('\n')
         })?;
     }
     Ok(())

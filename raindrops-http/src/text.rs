@@ -80,6 +80,9 @@ impl<W: fmt::Write + ?Sized> fmt::Write for LabelEscaper<'_, W> {
 
 /// A Prometheus / OpenMetrics label value: `\`, `"` and line feed escaped.
 pub(crate) fn label_value<W: fmt::Write + ?Sized>(w: &mut W, s: &str) -> fmt::Result {
+    if !s.bytes().any(|b| matches!(b, b'\\' | b'"' | b'\n')) {
+        return w.write_str(s);
+    }
     escape_with(w, s, |c| match c {
         '\\' => Some("\\\\"),
         '"' => Some("\\\""),
@@ -118,6 +121,12 @@ impl fmt::Display for JsonString<'_> {
 
 /// A JSON string body (without the quotes).
 pub(crate) fn json_string<W: fmt::Write + ?Sized>(w: &mut W, s: &str) -> fmt::Result {
+    if !s
+        .bytes()
+        .any(|b| matches!(b, b'"' | b'\\' | 0..0x20 | 0x7f))
+    {
+        return w.write_str(s);
+    }
     let mut start = 0;
     for (i, c) in s.char_indices() {
         let rep = match c {
@@ -235,6 +244,24 @@ pub(crate) fn form_decode<'o>(s: &str, out: &'o mut [u8]) -> Result<&'o str, Dec
 }
 
 /// The number of decimal digits of `n`.
+/// Writes `n` in decimal without going through a formatter (the
+/// renderers' hot path).
+#[inline]
+pub(crate) fn uint<W: fmt::Write + ?Sized>(w: &mut W, mut n: u64) -> fmt::Result {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // Only ASCII digits were written.
+    w.write_str(core::str::from_utf8(&buf[i..]).map_err(|_| fmt::Error)?)
+}
+
 pub(crate) fn digits(mut n: u128) -> usize {
     let mut d = 1;
     while n >= 10 {
