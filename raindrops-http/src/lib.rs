@@ -43,7 +43,8 @@ pub use middleware::{
 pub use response::{Body, Header, HeaderText, HeaderValue, Headers, MAX_HEADERS, Response};
 pub use router::{Request, Router};
 pub use source::{
-    Histogram, ListenerVisitor, Metric, MetricKind, Snapshot, SourceError, StatsSource,
+    FixedBuckets, Histogram, ListenerVisitor, Metric, MetricKind, Snapshot, SourceError,
+    StatsSource,
 };
 pub use table::render_table;
 pub use text::JsonString;
@@ -54,4 +55,4 @@ pub use watcher::{
     write_tail_line,
 };
 #[cfg(feature = "alloc")]
-pub use watcher_state::WatcherState;
+pub use watcher_state::{BucketsError, MAX_BUCKETS, WatcherState};
