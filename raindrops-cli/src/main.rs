@@ -32,7 +32,7 @@ Examples:
   raindrops listeners --format json --queued-only
   raindrops watch -d 1 -t 5 0.0.0.0:80    a line per second while 5+ connections wait
   raindrops watch -d 0 -n 2000 0.0.0.0:80 2000 samples back to back
-  raindrops serve --listen 127.0.0.1:9187 Watcher pages, /metrics, /_raindrops
+  raindrops serve --listen 0.0.0.0:19187 Watcher pages, /metrics, /_raindrops
   raindrops connections 0.0.0.0:80       connections of a listener with rtt, cwnd, ...
   raindrops counters shm:myapp           counters an application keeps in shared memory
   raindrops check --max-saturation 0.8   exit 3 if any listener drops or fills up
