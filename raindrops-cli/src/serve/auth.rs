@@ -128,9 +128,15 @@ mod tests {
         assert!(users.required());
         rt.block_on(async {
             assert!(users.check(Some(&header("alice", "s3cret"))).await);
-            assert!(users.check(Some(&header("alice", "s3cret"))).await, "cached");
+            assert!(
+                users.check(Some(&header("alice", "s3cret"))).await,
+                "cached"
+            );
             assert!(!users.check(Some(&header("alice", "wrong"))).await);
-            assert!(!users.check(Some(&header("alice", "wrong"))).await, "cached no");
+            assert!(
+                !users.check(Some(&header("alice", "wrong"))).await,
+                "cached no"
+            );
             assert!(!users.check(Some(&header("bob", "s3cret"))).await);
             assert!(!users.check(Some(&header("alicex", "s3cret"))).await);
             assert!(!users.check(None).await);

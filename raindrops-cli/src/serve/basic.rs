@@ -38,8 +38,14 @@ pub(crate) fn parse(value: &[u8]) -> Option<Credentials> {
 }
 
 fn trim(b: &[u8]) -> &[u8] {
-    let start = b.iter().position(|&c| c != b' ' && c != b'\t').unwrap_or(b.len());
-    let end = b.iter().rposition(|&c| c != b' ' && c != b'\t').map_or(start, |e| e + 1);
+    let start = b
+        .iter()
+        .position(|&c| c != b' ' && c != b'\t')
+        .unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|&c| c != b' ' && c != b'\t')
+        .map_or(start, |e| e + 1);
     &b[start..end]
 }
 
@@ -57,8 +63,14 @@ mod tests {
     #[test]
     fn rfc_7617_examples_and_refusals() {
         // RFC 7617 section 2: Aladdin / open sesame.
-        assert_eq!(parse(b"Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="), creds("Aladdin", "open sesame"));
-        assert_eq!(parse(b"basic  QWxhZGRpbjpvcGVuIHNlc2FtZQ== "), creds("Aladdin", "open sesame"));
+        assert_eq!(
+            parse(b"Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="),
+            creds("Aladdin", "open sesame")
+        );
+        assert_eq!(
+            parse(b"basic  QWxhZGRpbjpvcGVuIHNlc2FtZQ== "),
+            creds("Aladdin", "open sesame")
+        );
         // "a:b:c": the password keeps its colons; "" and ":" are empty.
         assert_eq!(parse(b"Basic YTpiOmM="), creds("a", "b:c"));
         assert_eq!(parse(b"Basic Og=="), creds("", ""));

@@ -419,7 +419,11 @@ fn plain(status: StatusCode, text: &'static str) -> HttpResponse<ResBody> {
     r
 }
 
-async fn handle(ctx: &Arc<Ctx>, guard: RequestGuard, req: HttpRequest<Incoming>) -> HttpResponse<ResBody> {
+async fn handle(
+    ctx: &Arc<Ctx>,
+    guard: RequestGuard,
+    req: HttpRequest<Incoming>,
+) -> HttpResponse<ResBody> {
     let web = ctx.web();
     let mut res = respond(ctx, &web, &req).await;
     for (name, value) in &web.headers {
@@ -439,7 +443,11 @@ async fn respond(ctx: &Arc<Ctx>, web: &Web, req: &HttpRequest<Incoming>) -> Http
     if web.users.required()
         && !web
             .users
-            .check(req.headers().get(hyper::header::AUTHORIZATION).map(HeaderValue::as_bytes))
+            .check(
+                req.headers()
+                    .get(hyper::header::AUTHORIZATION)
+                    .map(HeaderValue::as_bytes),
+            )
             .await
     {
         ctx.refuse(1);
@@ -526,7 +534,8 @@ async fn respond(ctx: &Arc<Ctx>, web: &Web, req: &HttpRequest<Incoming>) -> Http
         }
     };
     let mut out = HttpResponse::new(res_body);
-    *out.status_mut() = StatusCode::from_u16(res.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *out.status_mut() =
+        StatusCode::from_u16(res.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     for h in res.headers.iter() {
         let value = if h.name.eq_ignore_ascii_case("Content-Length") && !extra.is_empty() {
             // The router counted its own body; the self-metrics add to it.

@@ -52,7 +52,13 @@ pub(crate) struct ServeArgs {
     #[arg(short, long, value_name = "ADDR", default_value = "127.0.0.1:19187")]
     pub(crate) listen: String,
     /// Seconds between samples of the listeners, 0.1 at least.
-    #[arg(short, long, value_name = "SECS", default_value_t = 1.0, help_heading = "Sampling")]
+    #[arg(
+        short,
+        long,
+        value_name = "SECS",
+        default_value_t = 1.0,
+        help_heading = "Sampling"
+    )]
     pub(crate) delay: f64,
     /// Sample the kernel for each /metrics or /_raindrops scrape (scrapes
     /// within 0.1 s share one) instead of answering from the last
@@ -66,7 +72,12 @@ pub(crate) struct ServeArgs {
     /// The most listeners exported; past it, abstract Unix names go first,
     /// then Unix paths, then TCP listeners (raindrops_listeners_left_out
     /// counts them).
-    #[arg(long, value_name = "N", default_value_t = 1000, help_heading = "Series")]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1000,
+        help_heading = "Series"
+    )]
     pub(crate) max_listeners: usize,
     /// Export the Watcher histograms raindrops_watcher_active and
     /// raindrops_watcher_queued, with the buckets of --histogram-buckets.
@@ -84,11 +95,21 @@ pub(crate) struct ServeArgs {
     )]
     pub(crate) histogram_buckets: Option<String>,
     /// Seconds the Watcher history of a listener that went away is kept.
-    #[arg(long, value_name = "SECS", default_value_t = 3600.0, help_heading = "Series")]
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 3600.0,
+        help_heading = "Series"
+    )]
     pub(crate) forget_after: f64,
     /// The most histories of listeners that went away kept (the oldest go
     /// first): memory stays bounded however many come and go.
-    #[arg(long, value_name = "N", default_value_t = 1024, help_heading = "Series")]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1024,
+        help_heading = "Series"
+    )]
     pub(crate) max_absent: usize,
     /// Allow POST /reset/ADDR (a Watcher page button) to forget a
     /// listener's history; without it, 403.
@@ -102,23 +123,53 @@ pub(crate) struct ServeArgs {
     /// Connections served at once; a newer one replaces the one waiting
     /// longest without a request in progress, and only when all are busy
     /// does it get 503.
-    #[arg(long, value_name = "N", default_value_t = 512, help_heading = "HTTP limits")]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 512,
+        help_heading = "HTTP limits"
+    )]
     pub(crate) max_connections: usize,
     /// Tail streams (/tail/ADDR.txt) at once; more get 503.
-    #[arg(long, value_name = "N", default_value_t = 32, help_heading = "HTTP limits")]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 32,
+        help_heading = "HTTP limits"
+    )]
     pub(crate) max_tail_streams: usize,
     /// Seconds a tail stream lasts before it ends (the client reconnects).
-    #[arg(long, value_name = "SECS", default_value_t = 3600.0, help_heading = "HTTP limits")]
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 3600.0,
+        help_heading = "HTTP limits"
+    )]
     pub(crate) tail_lifetime: f64,
     /// Seconds a client has to complete its TLS handshake and send its
     /// request headers.
-    #[arg(long, value_name = "SECS", default_value_t = 10.0, help_heading = "HTTP limits")]
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 10.0,
+        help_heading = "HTTP limits"
+    )]
     pub(crate) timeout: f64,
     /// Seconds a kept-alive connection may stay idle between requests.
-    #[arg(long, value_name = "SECS", default_value_t = 60.0, help_heading = "HTTP limits")]
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 60.0,
+        help_heading = "HTTP limits"
+    )]
     pub(crate) idle_timeout: f64,
     /// Seconds a response may wait for a client that does not read it.
-    #[arg(long, value_name = "SECS", default_value_t = 10.0, help_heading = "HTTP limits")]
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 10.0,
+        help_heading = "HTTP limits"
+    )]
     pub(crate) write_timeout: f64,
     /// TCP addresses and Unix socket paths to watch; none means every
     /// listener.

@@ -31,7 +31,16 @@ mod tests {
     fn kernel_text() {
         assert_eq!(parse("32768\t60999\n"), Some((32768, 60999)));
         assert_eq!(parse("1024 1024"), Some((1024, 1024)));
-        for bad in ["", "1", "2 1", "1 2 3", "-1 5", "1 65536", "a b", &"1 ".repeat(40)] {
+        for bad in [
+            "",
+            "1",
+            "2 1",
+            "1 2 3",
+            "-1 5",
+            "1 65536",
+            "a b",
+            &"1 ".repeat(40),
+        ] {
             assert_eq!(parse(bad), None, "{bad:?}");
         }
         // This machine's file, if it has one, is well-formed.

@@ -66,7 +66,10 @@ pub(super) struct SampleStats {
 
 impl SampleStats {
     pub(super) fn error(&mut self, reason: ErrorReason) {
-        let i = ErrorReason::ALL.iter().position(|r| *r == reason).unwrap_or(0);
+        let i = ErrorReason::ALL
+            .iter()
+            .position(|r| *r == reason)
+            .unwrap_or(0);
         self.errors[i] = self.errors[i].saturating_add(1);
     }
 }
@@ -116,6 +119,22 @@ impl Hub {
         if waited.is_err() {
             self.lock().stats.error(ErrorReason::ScrapeTimeout);
         }
+    }
+}
+
+/// How many listener histories must have been forgotten since the last
+/// trim before the freed memory is given back to the system.
+const TRIM_AFTER: usize = 256;
+
+/// Gives the heap's free pages back to the system: after listeners come
+/// and go by the thousand, glibc would otherwise keep the memory of their
+/// forgotten histories (in the sampler thread's arena) for good.
+fn give_back_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks glibc's own arenas; it takes no
+    // pointer and is safe to call from any thread at any time.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
@@ -169,6 +188,7 @@ fn run(
 ) {
     let mut next = Instant::now() + delay;
     let mut last_start = Instant::now();
+    let mut high_water = 0usize;
     loop {
         match woken.recv_timeout(next.saturating_duration_since(Instant::now())) {
             Ok(()) => {
@@ -208,8 +228,14 @@ fn run(
                 shared.stats.last_good = Some(now);
                 shared.stats.left_out = left;
                 shared.stats.left_out_total.add(left);
+                let histories = shared.watcher.histories();
                 drop(shared);
                 drop(listeners);
+                high_water = high_water.max(histories);
+                if histories + TRIM_AFTER <= high_water {
+                    give_back_memory();
+                    high_water = histories;
+                }
             }
             Err(e) => {
                 if shared.error.is_none() {

@@ -124,10 +124,22 @@ mod tests {
             max: 100,
         };
         let left = sel.apply_with(&mut v, Some((32768, 60999)));
-        assert_eq!(left, LeftOut { ephemeral: 2, cap: 0 });
+        assert_eq!(
+            left,
+            LeftOut {
+                ephemeral: 2,
+                cap: 0
+            }
+        );
         assert_eq!(
             names(&v),
-            ["127.0.0.1:80", "[::]:32767", "@abstract", "/run/app.sock", "/run/:40000"]
+            [
+                "127.0.0.1:80",
+                "[::]:32767",
+                "@abstract",
+                "/run/app.sock",
+                "/run/:40000"
+            ]
         );
         let sel = Selection {
             drop_ephemeral: false,
@@ -135,10 +147,21 @@ mod tests {
         };
         let mut v = sample();
         let left = sel.apply_with(&mut v, None);
-        assert_eq!(left, LeftOut { ephemeral: 0, cap: 3 });
+        assert_eq!(
+            left,
+            LeftOut {
+                ephemeral: 0,
+                cap: 3
+            }
+        );
         assert_eq!(
             names(&v),
-            ["127.0.0.1:80", "127.0.0.1:40000", "[::1]:60999", "[::]:32767"]
+            [
+                "127.0.0.1:80",
+                "127.0.0.1:40000",
+                "[::1]:60999",
+                "[::]:32767"
+            ]
         );
         let sel = Selection {
             drop_ephemeral: false,

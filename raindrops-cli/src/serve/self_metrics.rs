@@ -118,7 +118,11 @@ pub(super) fn render(s: &SelfStats, openmetrics: bool, w: &mut String) -> fmt::R
         )?;
     }
     let left = [
-        ("ephemeral", s.sample.left_out.ephemeral, s.sample.left_out_total.ephemeral),
+        (
+            "ephemeral",
+            s.sample.left_out.ephemeral,
+            s.sample.left_out_total.ephemeral,
+        ),
         ("cap", s.sample.left_out.cap, s.sample.left_out_total.cap),
     ];
     head(
@@ -130,7 +134,10 @@ pub(super) fn render(s: &SelfStats, openmetrics: bool, w: &mut String) -> fmt::R
         },
     )?;
     for (reason, now, _) in left {
-        writeln!(w, "raindrops_listeners_left_out{{reason=\"{reason}\"}} {now}")?;
+        writeln!(
+            w,
+            "raindrops_listeners_left_out{{reason=\"{reason}\"}} {now}"
+        )?;
     }
     head(
         w,
@@ -141,7 +148,10 @@ pub(super) fn render(s: &SelfStats, openmetrics: bool, w: &mut String) -> fmt::R
         },
     )?;
     for (reason, _, total) in left {
-        writeln!(w, "raindrops_listeners_left_out_total{{reason=\"{reason}\"}} {total}")?;
+        writeln!(
+            w,
+            "raindrops_listeners_left_out_total{{reason=\"{reason}\"}} {total}"
+        )?;
     }
     head(
         w,

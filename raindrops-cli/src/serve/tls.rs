@@ -28,7 +28,8 @@ pub(super) fn server_config(t: &TlsSettings) -> Result<Arc<ServerConfig>, String
                 .map(|n| format!("{n}_CHACHA20_POLY1305_SHA256"))
                 .unwrap_or_else(|| name.clone());
             let Some(s) = provider.cipher_suites.iter().find(|s| {
-                matches!(s, SupportedCipherSuite::Tls12(_)) && format!("{:?}", s.suite()) == canonical
+                matches!(s, SupportedCipherSuite::Tls12(_))
+                    && format!("{:?}", s.suite()) == canonical
             }) else {
                 let known: Vec<String> = provider
                     .cipher_suites
@@ -99,7 +100,9 @@ pub(super) fn server_config(t: &TlsSettings) -> Result<Arc<ServerConfig>, String
             if auth == ClientAuth::VerifyIfGiven {
                 v = v.allow_unauthenticated();
             }
-            let v = v.build().map_err(|e| format!("client_ca{}: {e}", origin(ca)))?;
+            let v = v
+                .build()
+                .map_err(|e| format!("client_ca{}: {e}", origin(ca)))?;
             builder.with_client_cert_verifier(v)
         }
     };
@@ -134,14 +137,17 @@ fn read(p: &Pem, what: &str) -> Result<Vec<u8>, String> {
     match p {
         Pem::Inline(s) => Ok(s.clone().into_bytes()),
         Pem::File(f) => {
-            let file = std::fs::File::open(f)
-                .map_err(|e| format!("{what}_file {}: {e}", f.display()))?;
+            let file =
+                std::fs::File::open(f).map_err(|e| format!("{what}_file {}: {e}", f.display()))?;
             let mut buf = Vec::new();
             file.take(MAX_PEM + 1)
                 .read_to_end(&mut buf)
                 .map_err(|e| format!("{what}_file {}: {e}", f.display()))?;
             if buf.len() as u64 > MAX_PEM {
-                return Err(format!("{what}_file {}: larger than {MAX_PEM} bytes", f.display()));
+                return Err(format!(
+                    "{what}_file {}: larger than {MAX_PEM} bytes",
+                    f.display()
+                ));
             }
             Ok(buf)
         }

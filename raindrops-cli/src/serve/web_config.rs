@@ -519,9 +519,8 @@ fn http_server(n: &Node) -> Result<Vec<(&'static str, String)>, ConfigError> {
             }
             "headers" => {
                 for (name, hline, value) in map(v, "headers")? {
-                    let Some((canonical, allowed)) = HEADERS
-                        .iter()
-                        .find(|(h, _)| h.eq_ignore_ascii_case(name))
+                    let Some((canonical, allowed)) =
+                        HEADERS.iter().find(|(h, _)| h.eq_ignore_ascii_case(name))
                     else {
                         let known: Vec<&str> = HEADERS.iter().map(|(h, _)| *h).collect();
                         return err(
@@ -547,7 +546,10 @@ fn http_server(n: &Node) -> Result<Vec<(&'static str, String)>, ConfigError> {
                             ),
                         );
                     }
-                    if !value.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b)) {
+                    if !value
+                        .bytes()
+                        .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
+                    {
                         return err(*hline, format!("{canonical}: not a header value"));
                     }
                     headers.push((*canonical, value.to_string()));
@@ -563,10 +565,7 @@ fn users(n: &Node) -> Result<Vec<(String, String)>, ConfigError> {
     let mut users = Vec::new();
     for (user, line, hash) in map(n, "basic_auth_users")? {
         if user.contains(':') {
-            return err(
-                *line,
-                format!("user name {} has a colon", quoted(user)),
-            );
+            return err(*line, format!("user name {} has a colon", quoted(user)));
         }
         let hash = string(hash, "a password hash")?;
         if !is_bcrypt(hash) {
@@ -628,7 +627,10 @@ fn rate_limit(n: &Node) -> Result<Option<RateLimit>, ConfigError> {
         return Ok(None);
     }
     if burst == 0 {
-        return err(n.line(), "rate_limit with an interval needs a burst of 1 or more");
+        return err(
+            n.line(),
+            "rate_limit with an interval needs a burst of 1 or more",
+        );
     }
     Ok(Some(RateLimit { interval, burst }))
 }
@@ -693,7 +695,10 @@ mod tests {
         let tls = c.tls.unwrap();
         assert_eq!(tls.cert, Pem::File("/etc/raindrops/server.crt".into()));
         assert_eq!(tls.key, Pem::File("/abs/server.key".into()));
-        assert_eq!((tls.min_version, tls.max_version), (TlsVersion::Tls12, TlsVersion::Tls13));
+        assert_eq!(
+            (tls.min_version, tls.max_version),
+            (TlsVersion::Tls12, TlsVersion::Tls13)
+        );
         assert_eq!(c.users.len(), 2);
         assert_eq!(c.users[1], ("bob".into(), HASH.into()));
         assert_eq!(
@@ -723,20 +728,64 @@ mod tests {
     #[test]
     fn refusals_name_the_line_and_the_key() {
         for (text, line, part) in [
-            ("tls_server_config:\n  cert_file: a\n  keyfile: b\n", 3, "unknown key \"keyfile\" in tls_server_config"),
+            (
+                "tls_server_config:\n  cert_file: a\n  keyfile: b\n",
+                3,
+                "unknown key \"keyfile\" in tls_server_config",
+            ),
             ("bogus: 1\n", 1, "unknown key \"bogus\" in the file"),
-            ("basic_auth_users:\n  a: b\n  a: c\n", 3, "duplicate key \"a\""),
+            (
+                "basic_auth_users:\n  a: b\n  a: c\n",
+                3,
+                "duplicate key \"a\"",
+            ),
             ("basic_auth_users:\n  al:ice: x\n", 0, "colon"),
-            ("basic_auth_users:\n  alice: plaintext\n", 2, "not a bcrypt hash"),
+            (
+                "basic_auth_users:\n  alice: plaintext\n",
+                2,
+                "not a bcrypt hash",
+            ),
             ("tls_server_config:\n  cert_file: a\n", 2, "needs cert_file"),
-            ("tls_server_config:\n  cert_file: a\n  key_file: b\n  min_version: TLS11\n", 4, "obsolete"),
-            ("tls_server_config:\n  cert_file: a\n  key_file: b\n  client_auth_type: RequireAnyClientCert\n", 4, "nobody verified"),
-            ("tls_server_config:\n  cert_file: a\n  key_file: b\n  client_ca_file: c\n", 2, "NoClientCert"),
-            ("tls_server_config:\n  cert_file: a\n  cert: b\n  key_file: c\n", 3, "both cert"),
-            ("tls_server_config:\n  cert_file: a\n  key_file: b\n  min_version: TLS13\n  max_version: TLS12\n", 2, "above"),
-            ("http_server_config:\n  headers:\n    X-Powered-By: me\n", 3, "cannot be configured"),
-            ("http_server_config:\n  headers:\n    X-Frame-Options: allow\n", 3, "must be one of"),
-            ("rate_limit:\n  interval: 1 s\n  burst: 1\n", 2, "bad interval"),
+            (
+                "tls_server_config:\n  cert_file: a\n  key_file: b\n  min_version: TLS11\n",
+                4,
+                "obsolete",
+            ),
+            (
+                "tls_server_config:\n  cert_file: a\n  key_file: b\n  client_auth_type: RequireAnyClientCert\n",
+                4,
+                "nobody verified",
+            ),
+            (
+                "tls_server_config:\n  cert_file: a\n  key_file: b\n  client_ca_file: c\n",
+                2,
+                "NoClientCert",
+            ),
+            (
+                "tls_server_config:\n  cert_file: a\n  cert: b\n  key_file: c\n",
+                3,
+                "both cert",
+            ),
+            (
+                "tls_server_config:\n  cert_file: a\n  key_file: b\n  min_version: TLS13\n  max_version: TLS12\n",
+                2,
+                "above",
+            ),
+            (
+                "http_server_config:\n  headers:\n    X-Powered-By: me\n",
+                3,
+                "cannot be configured",
+            ),
+            (
+                "http_server_config:\n  headers:\n    X-Frame-Options: allow\n",
+                3,
+                "must be one of",
+            ),
+            (
+                "rate_limit:\n  interval: 1 s\n  burst: 1\n",
+                2,
+                "bad interval",
+            ),
             ("rate_limit:\n  interval: 1s\n", 1, "burst"),
             ("- a\n- b\n", 1, "must be a mapping"),
             ("a: &x 1\nb: *x\n", 2, "aliases"),
