@@ -90,7 +90,11 @@ fuzz_target!(|data: &[u8]| {
                 Family::Tcp4,
                 ListenStats::new(3, 4).with_drops(5).with_backlog(6),
             ),
-            Listener::new("[::1]:1", Family::Tcp6, ListenStats::new(u32::MAX, u32::MAX)),
+            Listener::new(
+                "[::1]:1",
+                Family::Tcp6,
+                ListenStats::new(u32::MAX, u32::MAX),
+            ),
         ],
         agg: [0u64, 1, 7, 1 << 40, u64::MAX].into_iter().collect(),
         resets: 0,

@@ -9,6 +9,7 @@
 
 use clap::{Parser, Subcommand};
 
+mod assets;
 mod cell;
 mod check;
 mod connections;
@@ -88,6 +89,9 @@ enum Command {
     /// (On a TCP_DEFER_ACCEPT listener the kernel counts every handshake's
     /// bare ACK as a drop: check such listeners with --ignore-drops.)
     Check(check::CheckArgs),
+    /// Write the man pages and shell completions (for packaging).
+    #[command(hide = true)]
+    GenerateAssets(assets::AssetsArgs),
 }
 
 /// Parses the command line; usage errors become one line on stderr and
@@ -126,6 +130,7 @@ fn main() {
         Some(Command::Connections(a)) => connections::run(a),
         Some(Command::Counters(a)) => counters::run(a),
         Some(Command::Check(a)) => check::run(a),
+        Some(Command::GenerateAssets(a)) => assets::run(a),
     };
     if let Err(f) = result {
         if !matches!(f, Failure::Exit(_)) {

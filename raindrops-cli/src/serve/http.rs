@@ -18,8 +18,8 @@ use hyper::{Request as HttpRequest, Response as HttpResponse, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use raindrops_core::Aggregate;
 use raindrops_http::{
-    Body, Histogram, ListenerVisitor, Metric, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE,
-    Request, Router, SourceError, StatsSource, Timestamp, Watcher,
+    Body, Format, Histogram, ListenerVisitor, Metric, OPENMETRICS_CONTENT_TYPE,
+    PROMETHEUS_CONTENT_TYPE, Request, Router, SourceError, StatsSource, Timestamp, Watcher,
 };
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
@@ -361,10 +361,12 @@ fn connection(ctx: &Arc<Ctx>, mut stream: TcpStream) {
         let io = Tracked::new(stream, Arc::clone(&conn));
         let served = async {
             match acceptor {
-                Some(a) => match a.accept(io).await {
-                    Ok(tls) => drive(&ctx, &conn, TokioIo::new(tls)).await,
-                    Err(_) => {}
-                },
+                Some(a) => {
+                    // A failed handshake is the client's business.
+                    if let Ok(tls) = a.accept(io).await {
+                        drive(&ctx, &conn, TokioIo::new(tls)).await;
+                    }
+                }
                 None => drive(&ctx, &conn, TokioIo::new(io)).await,
             }
         };
@@ -470,6 +472,9 @@ async fn respond(ctx: &Arc<Ctx>, web: &Web, req: &HttpRequest<Incoming>) -> Http
     if scrape && ctx.sample_on_scrape {
         ctx.hub.fresh_sample().await;
     }
+    if path == "/metrics" && matches!(method, "GET" | "HEAD") && ctx.hub.lock().error.is_some() {
+        return self_metrics_only(ctx, req, method == "HEAD");
+    }
     let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
     let request = Request::new(method, target)
         .with_accept(header(req, "accept"))
@@ -555,6 +560,39 @@ async fn respond(ctx: &Arc<Ctx>, web: &Web, req: &HttpRequest<Incoming>) -> Http
         }
     }
     out
+}
+
+/// `/metrics` while sampling fails: the self-metrics alone, with 200, so
+/// that the listener series go stale in Prometheus (their values are
+/// unknown) while the error counter and the age of the last good sample
+/// say why; a 503 would hide those too.
+fn self_metrics_only(ctx: &Ctx, req: &HttpRequest<Incoming>, head: bool) -> HttpResponse<ResBody> {
+    let format = Format::negotiate(
+        header(req, "accept"),
+        &[Format::Prometheus, Format::OpenMetrics],
+    );
+    let mut body = String::new();
+    let _ = self_metrics::render(&self_stats(ctx), format == Format::OpenMetrics, &mut body);
+    if format == Format::OpenMetrics {
+        body.push_str("# EOF\n");
+    }
+    let len = body.len();
+    let mut r = HttpResponse::new(if head {
+        ResBody {
+            kind: Kind::Full(None),
+            _guard: None,
+        }
+    } else {
+        ResBody::full(body)
+    });
+    let headers = r.headers_mut();
+    headers.insert(
+        hyper::header::CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
+    headers.insert(hyper::header::CONTENT_LENGTH, HeaderValue::from(len));
+    headers.insert(hyper::header::VARY, HeaderValue::from_static("Accept"));
+    r
 }
 
 fn self_stats(ctx: &Ctx) -> SelfStats {

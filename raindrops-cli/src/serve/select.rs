@@ -69,7 +69,7 @@ impl Selection {
         if listeners.len() > self.max {
             // Stable: the sampler's order (TCP first, then Unix) within
             // each rank.
-            listeners.sort_by_key(|l| rank(l));
+            listeners.sort_by_key(rank);
             left.cap = (listeners.len() - self.max) as u64;
             listeners.truncate(self.max);
         }
