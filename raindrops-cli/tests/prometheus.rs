@@ -502,3 +502,103 @@ fn promtool_checks_and_tests_the_rules() {
         );
     }
 }
+
+#[test]
+fn client_certificates_are_verified_when_required() {
+    for (tool, package) in [("openssl", "openssl"), ("curl", "curl")] {
+        if !have(tool, package) {
+            return;
+        }
+    }
+    let dir = TempDir::new("client-cert");
+    certificates(&dir);
+    sh(Command::new("openssl").args([
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        &dir.path("client.key"),
+        "-out",
+        &dir.path("client.csr"),
+        "-subj",
+        "/CN=scraper",
+    ]));
+    std::fs::write(
+        dir.path("client.cnf"),
+        "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n",
+    )
+    .unwrap();
+    sh(Command::new("openssl").args([
+        "x509",
+        "-req",
+        "-in",
+        &dir.path("client.csr"),
+        "-CA",
+        &dir.path("ca.pem"),
+        "-CAkey",
+        &dir.path("ca.key"),
+        "-CAcreateserial",
+        "-out",
+        &dir.path("client.pem"),
+        "-days",
+        "2",
+        "-extfile",
+        &dir.path("client.cnf"),
+    ]));
+    std::fs::write(
+        dir.path("web.yml"),
+        "tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n\
+         \x20 client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca.pem\n\
+         \x20 min_version: TLS13\n",
+    )
+    .unwrap();
+    let server = Server::start(&["-d", "0.5", "--web-config-file", &dir.path("web.yml")]);
+    let url = format!("https://127.0.0.1:{}/metrics", server.port);
+    let curl = |extra: &[&str]| {
+        Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--cacert",
+                &dir.path("ca.pem"),
+            ])
+            .args(extra)
+            .arg(&url)
+            .output()
+            .unwrap()
+    };
+    let with = curl(&[
+        "--cert",
+        &dir.path("client.pem"),
+        "--key",
+        &dir.path("client.key"),
+    ]);
+    assert_eq!(String::from_utf8_lossy(&with.stdout), "200");
+    let without = curl(&[]);
+    assert_ne!(
+        String::from_utf8_lossy(&without.stdout),
+        "200",
+        "no client certificate, yet served"
+    );
+    // TLS 1.2 is refused under min_version: TLS13.
+    let old = curl(&[
+        "--tlsv1.2",
+        "--tls-max",
+        "1.2",
+        "--cert",
+        &dir.path("client.pem"),
+        "--key",
+        &dir.path("client.key"),
+    ]);
+    assert_ne!(
+        String::from_utf8_lossy(&old.stdout),
+        "200",
+        "TLS 1.2 served"
+    );
+}
