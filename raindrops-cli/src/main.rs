@@ -68,13 +68,17 @@ enum Command {
     /// outliers, mean, std_dev and a histogram) to stderr and SIGUSR2 resets
     /// them. SIGINT exits 130.
     Watch(watch::WatchArgs),
-    /// Serve the Watcher pages, /metrics and /_raindrops over HTTP.
+    /// Serve /metrics, /_raindrops and the Watcher pages over HTTP: a
+    /// Prometheus exporter.
     ///
-    /// Paths: / (HTML index), /active/ADDR.txt|.html, /queued/ADDR.txt|.html,
-    /// /tail/ADDR.txt?active_min=N&queued_min=N, POST /reset/ADDR,
-    /// /_raindrops (Ruby middleware text, or Prometheus/OpenMetrics/JSON by
-    /// Accept) and /metrics (Prometheus or OpenMetrics). SIGTERM and SIGINT
-    /// shut it down cleanly.
+    /// Paths: /metrics (Prometheus or OpenMetrics, with the exporter's own
+    /// metrics), /_raindrops (Ruby middleware text, or Prometheus/
+    /// OpenMetrics/JSON by Accept), / (HTML index),
+    /// /active/ADDR.txt|.html, /queued/ADDR.txt|.html,
+    /// /tail/ADDR.txt?active_min=N&queued_min=N, POST /reset/ADDR (with
+    /// --allow-reset). TLS and basic auth come from an exporter-toolkit web
+    /// configuration file. SIGTERM and SIGINT shut it down cleanly, SIGHUP
+    /// re-reads the web configuration.
     Serve(serve::ServeArgs),
     /// List the connections of a TCP listener with their TCP_INFO.
     Connections(connections::ConnectionsArgs),

@@ -104,12 +104,7 @@ pub(crate) struct ServeArgs {
     pub(crate) forget_after: f64,
     /// The most histories of listeners that went away kept (the oldest go
     /// first): memory stays bounded however many come and go.
-    #[arg(
-        long,
-        value_name = "N",
-        default_value_t = 1024,
-        help_heading = "Series"
-    )]
+    #[arg(long, value_name = "N", default_value_t = 256, help_heading = "Series")]
     pub(crate) max_absent: usize,
     /// Allow POST /reset/ADDR (a Watcher page button) to forget a
     /// listener's history; without it, 403.

@@ -7,7 +7,7 @@
 //!
 //! A minimal version until the listener selection of `raindrops listeners`
 //! (include and exclude by address, port, port range, path pattern) lands
-//! in `Sampler`; see docs/serve.md.
+//! in `Sampler` (docs/serve.md).
 
 use crate::sample::Listener;
 

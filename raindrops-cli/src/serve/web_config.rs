@@ -4,7 +4,7 @@
 //! or an unsupported value is an error naming its line.
 //!
 //! What is read and how it differs from the toolkit is in
-//! docs/web-config.md. This file uses only std and yaml-rust2, so that the
+//! docs/serve.md. This file uses only std and yaml-rust2, so that the
 //! fuzz target `cli_web_config` can compile it on its own.
 
 use std::fmt;
@@ -677,7 +677,7 @@ pub(crate) fn duration(s: &str) -> Option<Duration> {
 mod tests {
     use super::*;
 
-    const HASH: &str = "$2y$10$X0h1gDsPszWURQaxFh.zoubFi6DXncSjhoQNJgRrnGs7EsimhC7zG";
+    const HASH: &str = "$2y$10$V43EmWTy9XI/1lq5No/QGuwM9U605L7.n6ivg2pQzgqeQQI077Tuy";
 
     fn p(text: &str) -> Result<WebConfig, ConfigError> {
         parse(text, Path::new("/etc/raindrops"))
