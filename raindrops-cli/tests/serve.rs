@@ -474,3 +474,81 @@ fn socket2_small_rcvbuf(port: u16) -> std::os::fd::OwnedFd {
         .unwrap();
     OwnedFd::from(stream)
 }
+
+fn basic(user: &str, password: &str) -> String {
+    // base64 of "user:password", enough of it for these ASCII credentials.
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let raw = format!("{user}:{password}").into_bytes();
+    let mut out = String::from("Basic ");
+    for chunk in raw.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn basic_auth_rate_limit_and_sighup_reload() {
+    let dir = std::env::temp_dir().join(format!("raindrops-serve-auth-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("web.yml");
+    let users = |name: &str| {
+        format!(
+            "basic_auth_users:\n  {name}: '{}'\nrate_limit:\n  interval: 1h\n  burst: 6\n",
+            bcrypt::hash("pw", 4).unwrap()
+        )
+    };
+    std::fs::write(&file, users("alice")).unwrap();
+    let s = Server::start(&["-d", "0.2", "--web-config-file", file.to_str().unwrap()]);
+    let get = |auth: &str| request(s.port, "GET", "/_raindrops", &[("Authorization", auth)]);
+    let no = get("");
+    assert_eq!(no.status, 401);
+    assert!(
+        no.header("WWW-Authenticate")
+            .unwrap()
+            .starts_with("Basic realm=")
+    );
+    assert_eq!(get(&basic("alice", "pw")).status, 200);
+    assert_eq!(get(&basic("alice", "nope")).status, 401);
+    assert_eq!(get(&basic("bob", "pw")).status, 401);
+    // Reloaded on SIGHUP: bob now, not alice; the bucket starts over.
+    std::fs::write(&file, users("bob")).unwrap();
+    let kill = |sig: &str| {
+        Command::new("kill")
+            .args([sig, &s.child.id().to_string()])
+            .status()
+            .unwrap()
+    };
+    kill("-HUP");
+    assert!(wait_until(10, || s
+        .stderr
+        .lock()
+        .unwrap()
+        .contains("reloaded")));
+    assert_eq!(get(&basic("bob", "pw")).status, 200);
+    assert_eq!(get(&basic("alice", "pw")).status, 401);
+    // A broken file keeps the configuration that works.
+    std::fs::write(&file, "basic_auth_users:\n  bob: plaintext\n").unwrap();
+    kill("-HUP");
+    assert!(wait_until(10, || s
+        .stderr
+        .lock()
+        .unwrap()
+        .contains("keeping the old")));
+    assert_eq!(get(&basic("bob", "pw")).status, 200);
+    // Past the burst of 6 since the reload: 429.
+    let statuses: Vec<u16> = (0..4).map(|_| get(&basic("bob", "pw")).status).collect();
+    assert!(statuses.contains(&429), "{statuses:?}");
+    let _ = std::fs::remove_dir_all(dir);
+}

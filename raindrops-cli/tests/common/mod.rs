@@ -62,9 +62,11 @@ impl Server {
         let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
         let s = std::sync::Arc::clone(&stderr);
         std::thread::spawn(move || {
-            let mut rest = String::new();
-            let _ = err.read_to_string(&mut rest);
-            s.lock().unwrap().push_str(&rest);
+            let mut line = String::new();
+            while err.read_line(&mut line).unwrap_or(0) > 0 {
+                s.lock().unwrap().push_str(&line);
+                line.clear();
+            }
         });
         Server {
             child,
