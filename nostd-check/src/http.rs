@@ -28,6 +28,7 @@ pub extern "C" fn raindrops_nostd_check_http(active: u32) -> usize {
         help: "Queue length.",
         labels: &[],
         aggregate: &agg,
+        fixed: None,
     }];
     let mut source = Snapshot {
         calling: Some(1),

@@ -9,6 +9,7 @@
 
 use clap::{Parser, Subcommand};
 
+mod assets;
 mod cell;
 mod check;
 mod connections;
@@ -38,7 +39,7 @@ Examples:
   raindrops listeners --all-namespaces -p every container's listeners with their processes
   raindrops watch -d 1 -t 5 0.0.0.0:80    a line per second while 5+ connections wait
   raindrops watch -d 0 -n 2000 0.0.0.0:80 2000 samples back to back
-  raindrops serve --listen 127.0.0.1:9187 Watcher pages, /metrics, /_raindrops
+  raindrops serve --listen 0.0.0.0:19187 Watcher pages, /metrics, /_raindrops
   raindrops connections 0.0.0.0:80       connections of a listener with rtt, cwnd, ...
   raindrops counters shm:myapp           counters an application keeps in shared memory
   raindrops check                        exit 3 if a listener's queue overflowed or is full
@@ -85,13 +86,17 @@ enum Command {
     /// outliers, mean, std_dev and a histogram) to stderr and SIGUSR2 resets
     /// them. SIGINT exits 130.
     Watch(watch::WatchArgs),
-    /// Serve the Watcher pages, /metrics and /_raindrops over HTTP.
+    /// Serve /metrics, /_raindrops and the Watcher pages over HTTP: a
+    /// Prometheus exporter.
     ///
-    /// Paths: / (HTML index), /active/ADDR.txt|.html, /queued/ADDR.txt|.html,
-    /// /tail/ADDR.txt?active_min=N&queued_min=N, POST /reset/ADDR,
-    /// /_raindrops (Ruby middleware text, or Prometheus/OpenMetrics/JSON by
-    /// Accept) and /metrics (Prometheus or OpenMetrics). SIGTERM and SIGINT
-    /// shut it down cleanly.
+    /// Paths: /metrics (Prometheus or OpenMetrics, with the exporter's own
+    /// metrics), /_raindrops (Ruby middleware text, or Prometheus/
+    /// OpenMetrics/JSON by Accept), / (HTML index),
+    /// /active/ADDR.txt|.html, /queued/ADDR.txt|.html,
+    /// /tail/ADDR.txt?active_min=N&queued_min=N, POST /reset/ADDR (with
+    /// --allow-reset). TLS and basic auth come from an exporter-toolkit web
+    /// configuration file. SIGTERM and SIGINT shut it down cleanly, SIGHUP
+    /// re-reads the web configuration.
     Serve(serve::ServeArgs),
     /// List the connections of a TCP listener with their TCP_INFO.
     Connections(connections::ConnectionsArgs),
@@ -113,6 +118,9 @@ enum Command {
     /// both overflows and deferred ACKs happened; such lines say "estimated".
     /// Safe to alert on: overflows and full queues, not raw drops.
     Check(check::CheckArgs),
+    /// Write the man pages and shell completions (for packaging).
+    #[command(hide = true)]
+    GenerateAssets(assets::AssetsArgs),
 }
 
 /// Parses the command line; usage errors become one line on stderr and
@@ -146,6 +154,7 @@ fn main() {
         Some(Command::Connections(a)) => connections::run(a),
         Some(Command::Counters(a)) => counters::run(a),
         Some(Command::Check(a)) => check::run(a),
+        Some(Command::GenerateAssets(a)) => assets::run(a),
     };
     if let Err(f) = result {
         if !matches!(f, Failure::Exit(_)) {

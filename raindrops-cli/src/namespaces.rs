@@ -274,19 +274,24 @@ impl Sampling {
     /// warnings printed and its first sample checked. The plain one
     /// follows accept-queue overflows; by namespace they are not followed
     /// (each namespace has its own TcpExt counters).
-    pub(crate) fn new(names: &[String], args: &NsArgs) -> Result<Self, Failure> {
+    pub(crate) fn new(
+        names: &[String],
+        args: &NsArgs,
+        selection: &SelectionArgs,
+    ) -> Result<Self, Failure> {
         let tcp = tcp_query(false, false);
         if !args.wanted() {
-            let mut s = Sampler::new(names, tcp)?;
+            let mut s = Sampler::new(names, tcp)?.with_selection(selection)?;
             s.warn_not_listening();
             s.track_overflows();
+            s.track_queue_waits();
             return Ok(Sampling::Plain(Box::new(s)));
         }
         if !args.namespaced() {
             Sampler::new(names, tcp)?.warn_not_listening();
         }
         let names: Vec<OsString> = names.iter().map(OsString::from).collect();
-        let mut s = NsSampling::new(args, &names, None, tcp)?;
+        let mut s = NsSampling::new(args, &names, Some(selection), tcp)?;
         first_sample(&mut s)?;
         Ok(Sampling::Ns(Box::new(s)))
     }
@@ -309,6 +314,24 @@ impl Sampling {
                 };
                 Ok(s.last.iter().filter(watched).cloned().collect())
             }
+        }
+    }
+
+    /// How long connections waited in the accept queues (the plain
+    /// sampler: by namespace they are not followed).
+    pub(crate) fn queue_waits(&self) -> Option<&raindrops_diag::QueueWaitTracker> {
+        match self {
+            Sampling::Plain(s) => s.queue_waits(),
+            Sampling::Ns(_) => None,
+        }
+    }
+
+    /// Listeners on ephemeral ports the selection left out of the last
+    /// sample (the plain sampler).
+    pub(crate) fn hidden(&self) -> usize {
+        match self {
+            Sampling::Plain(s) => s.hidden(),
+            Sampling::Ns(_) => 0,
         }
     }
 

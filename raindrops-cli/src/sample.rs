@@ -15,13 +15,14 @@ use std::ffi::OsStr;
 use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileTypeExt;
+use std::time::Instant;
 
 use clap::Args;
 use raindrops_core::{
     EscapedName, HostSelector, PortRange, SafeText, Selection, Selector, Verdict, any_addr_of,
     parse_tcp_addr,
 };
-use raindrops_diag::{Diag, TcpQuery, UnixQuery};
+use raindrops_diag::{Diag, Listeners, QueueWaitTracker, TcpQuery, UnixQuery};
 
 use crate::fail::Failure;
 use crate::out;
@@ -60,6 +61,7 @@ pub(crate) struct SelectionArgs {
     /// Also show TCP listeners on ephemeral ports.
     #[arg(
         long,
+        visible_alias = "ephemeral",
         long_help = "Also show TCP listeners on ephemeral ports. By default, when no \
                      --include is given, TCP listeners bound to a port in the host's \
                      ephemeral range (/proc/sys/net/ipv4/ip_local_port_range, usually \
@@ -114,6 +116,8 @@ pub(crate) struct Sampler {
     hidden: usize,
     /// Follows overflows from sample to sample, when asked.
     overflows: Option<OverflowWatch>,
+    /// Follows connections through the accept queues, when asked.
+    queue_waits: Option<QueueWaitTracker>,
 }
 
 impl Sampler {
@@ -137,6 +141,7 @@ impl Sampler {
             all: names.is_empty(),
             hidden: 0,
             overflows: None,
+            queue_waits: None,
         };
         for n in names {
             s.add_name(n.as_ref())?;
@@ -203,6 +208,22 @@ impl Sampler {
     /// `overflows` of its TCP listeners (0 at the first sample). Costs a
     /// LISTEN-only dump of every TCP listener (when not all are sampled)
     /// and a read of /proc/thread-self/net/netstat per sample.
+    /// Measures accept-queue waits from now on: every sample sets the
+    /// `queue_wait_*` fields of its TCP listeners and follows each waiting
+    /// connection (by socket cookie) until it is accepted, recording its
+    /// wait in [`Sampler::queue_waits`] (resolution: the sampling
+    /// interval; docs/queue-wait.md).
+    pub(crate) fn track_queue_waits(&mut self) {
+        self.query = self.query.with_queue_wait(true);
+        self.queue_waits.get_or_insert_with(QueueWaitTracker::new);
+    }
+
+    /// How long connections waited in the accept queues, by listener,
+    /// once [`Sampler::track_queue_waits`] was called.
+    pub(crate) fn queue_waits(&self) -> Option<&QueueWaitTracker> {
+        self.queue_waits.as_ref()
+    }
+
     pub(crate) fn track_overflows(&mut self) {
         self.overflows.get_or_insert_with(OverflowWatch::default);
     }
@@ -356,19 +377,34 @@ impl Sampler {
 
         let mut out: Vec<Listener> = Vec::new();
         let mut seen: HashSet<String> = HashSet::new();
+        // The TCP listeners of the sample with their waiting connections,
+        // for the queue-wait tracker.
+        let mut waiting = self.queue_waits.is_some().then(Listeners::new);
         if !self.tcp.is_empty() {
-            out.extend(self.diag.tcp_listener_stats_with(&self.tcp, &self.query)?);
+            let named = self.diag.tcp_listener_stats_with(&self.tcp, &self.query)?;
+            if let Some(w) = &mut waiting {
+                for (l, q) in named.iter_waiting() {
+                    w.push(l.clone(), q.iter().copied());
+                }
+            }
+            out.extend(named);
         }
         if wants(true) {
             let dump = self
                 .diag
                 .tcp_listener_stats_with::<&str>(&[], &self.query)?;
             seen.extend(out.iter().map(|l| l.name.clone()));
-            out.extend(
-                dump.into_vec()
-                    .into_iter()
-                    .filter(|l| !seen.contains(&l.name) && keep(l)),
-            );
+            for (l, q) in dump.iter_waiting() {
+                if !seen.contains(&l.name) && keep(l) {
+                    if let Some(w) = &mut waiting {
+                        w.push(l.clone(), q.iter().copied());
+                    }
+                    out.push(l.clone());
+                }
+            }
+        }
+        if let (Some(t), Some(w)) = (&mut self.queue_waits, &waiting) {
+            t.update(Instant::now(), w);
         }
         // Without active: a LISTEN-only dump, which also has the backlog.
         let query = if self.query.active {

@@ -677,7 +677,7 @@ fn serve_head_concurrent_and_slow_clients_and_promtool() {
         "--timeout",
         "1",
         "--max-connections",
-        "4",
+        "64",
         &f.addr,
     ]);
 
@@ -721,8 +721,8 @@ fn serve_head_concurrent_and_slow_clients_and_promtool() {
     }
 
     // Two slow clients take connection slots and never finish their
-    // headers; they are cut off after the timeout, and meanwhile 24
-    // concurrent clients are all answered.
+    // headers; they are cut off after the timeout (--timeout 1), and
+    // meanwhile 24 concurrent clients are all answered.
     let slow: Vec<TcpStream> = (0..2)
         .map(|_| {
             let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();

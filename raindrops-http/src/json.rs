@@ -220,6 +220,7 @@ mod tests {
             help: "x",
             labels: &[],
             aggregate: &agg,
+            fixed: None,
         }];
         let snap = Snapshot {
             calling: Some(1),

@@ -49,7 +49,8 @@ pub use middleware::{
 pub use response::{Body, Header, HeaderText, HeaderValue, Headers, MAX_HEADERS, Response};
 pub use router::{Request, Router};
 pub use source::{
-    Histogram, ListenerVisitor, Metric, MetricKind, Snapshot, SourceError, StatsSource,
+    FixedBuckets, Histogram, ListenerVisitor, Metric, MetricKind, Snapshot, SourceError,
+    StatsSource,
 };
 pub use table::render_table;
 pub use text::JsonString;
@@ -60,4 +61,4 @@ pub use watcher::{
     render_unknown_listener_html, summary_header_values, write_tail_line,
 };
 #[cfg(feature = "alloc")]
-pub use watcher_state::WatcherState;
+pub use watcher_state::{BucketsError, MAX_BUCKETS, WatcherState};

@@ -36,7 +36,8 @@ enum Flavor {
 ///   [`Histogram`]s: the power-of-two buckets of an [`Aggregate`] become
 ///   cumulative buckets `le="0"`, `le="1"`, `le="3"`, `le="7"`, ...
 ///   (`2^(k+1) - 1`, exact for integer samples) up to the highest non-empty
-///   one, then `+Inf`, `_sum` and `_count`.
+///   one, or the caller's [`FixedBuckets`](crate::FixedBuckets) bounds when
+///   given, then `+Inf`, `_sum` and `_count`.
 ///
 /// Label values are escaped, names sanitised. Allocates nothing.
 pub fn render_prometheus<S, W>(source: &S, w: &mut W) -> fmt::Result
@@ -282,7 +283,7 @@ where
             header(w, flavor, h.name, "histogram", h.help)?;
             prev = Some(id);
         }
-        histogram_samples(w, flavor, h.name, h.labels, h.aggregate)
+        histogram_samples(w, flavor, h)
     };
     let _ = source.histograms(&mut |h| match one(h) {
         Ok(()) => ControlFlow::Continue(()),
@@ -297,10 +298,9 @@ where
 fn histogram_samples<W: fmt::Write + ?Sized>(
     w: &mut W,
     flavor: Flavor,
-    name: &str,
-    lbls: &[(&str, &str)],
-    agg: &Aggregate,
+    h: &Histogram<'_>,
 ) -> fmt::Result {
+    let (name, lbls, agg) = (h.name, h.labels, h.aggregate);
     let frac = if flavor == Flavor::OpenMetrics {
         ".0"
     } else {
@@ -313,6 +313,34 @@ fn histogram_samples<W: fmt::Write + ?Sized>(
         w.write_str(if lbls.is_empty() { "{" } else { "," })?;
         writeln!(w, "le=\"{le}\"}} {count}")
     };
+    if let Some(fixed) = h.fixed {
+        let mut cumulative = 0u64;
+        for (i, le) in fixed.bounds.iter().enumerate() {
+            let c = fixed.counts.get(i).copied().unwrap_or(0);
+            cumulative = cumulative.saturating_add(c);
+            bucket(w, format_args!("{le}{frac}"), cumulative)?;
+        }
+    } else {
+        log2_buckets(w, agg, frac, &bucket)?;
+    }
+    bucket(w, format_args!("+Inf"), agg.count())?;
+    for (suffix, value) in [("_sum", agg.sum()), ("_count", u128::from(agg.count()))] {
+        text::name(w, name, true)?;
+        w.write_str(suffix)?;
+        labels(w, lbls)?;
+        close_labels(w, lbls)?;
+        writeln!(w, " {value}")?;
+    }
+    Ok(())
+}
+
+/// The power-of-two buckets of `agg` up to its highest non-empty one.
+fn log2_buckets<W: fmt::Write + ?Sized>(
+    w: &mut W,
+    agg: &Aggregate,
+    frac: &str,
+    bucket: &dyn Fn(&mut W, fmt::Arguments<'_>, u64) -> fmt::Result,
+) -> fmt::Result {
     let mut cumulative = agg.outliers_low();
     bucket(w, format_args!("0{frac}"), cumulative)?;
     let top = agg.buckets().iter().rposition(|&c| c > 0);
@@ -323,14 +351,6 @@ fn histogram_samples<W: fmt::Write + ?Sized>(
             let le = (2u128 << k) - 1;
             bucket(w, format_args!("{le}{frac}"), cumulative)?;
         }
-    }
-    bucket(w, format_args!("+Inf"), agg.count())?;
-    for (suffix, value) in [("_sum", agg.sum()), ("_count", u128::from(agg.count()))] {
-        text::name(w, name, true)?;
-        w.write_str(suffix)?;
-        labels(w, lbls)?;
-        close_labels(w, lbls)?;
-        writeln!(w, " {value}")?;
     }
     Ok(())
 }
@@ -511,6 +531,7 @@ mod tests {
             help: "help",
             labels: &[("listener", "a\"b")],
             aggregate: &agg,
+            fixed: None,
         }];
         let snap = Snapshot::<&str> {
             histograms: &hist,

@@ -153,6 +153,12 @@ impl<'a> Metric<'a> {
 }
 
 /// An [`Aggregate`] exported as a histogram.
+///
+/// Without [`fixed`](Self::fixed) buckets, the renderers show the
+/// aggregate's power-of-two buckets up to the highest non-empty one, so the
+/// bucket set differs between histograms and grows over time; with them,
+/// every histogram given the same bounds has the same `le` values at every
+/// scrape, which is what `sum by (le)` and `histogram_quantile` need.
 #[derive(Clone, Copy, Debug)]
 pub struct Histogram<'a> {
     /// The metric name (sanitised like [`Metric::name`]).
@@ -161,8 +167,57 @@ pub struct Histogram<'a> {
     pub help: &'a str,
     /// Label names and values (no `le`, which the renderer adds).
     pub labels: &'a [(&'a str, &'a str)],
-    /// The samples.
+    /// The samples: count, sum and (without `fixed`) the buckets.
     pub aggregate: &'a Aggregate,
+    /// Buckets with upper bounds chosen by the caller, shown instead of
+    /// the aggregate's power-of-two ones.
+    pub fixed: Option<FixedBuckets<'a>>,
+}
+
+impl<'a> Histogram<'a> {
+    /// A histogram of `aggregate`'s power-of-two buckets.
+    pub const fn new(
+        name: &'a str,
+        help: &'a str,
+        labels: &'a [(&'a str, &'a str)],
+        aggregate: &'a Aggregate,
+    ) -> Self {
+        Histogram {
+            name,
+            help,
+            labels,
+            aggregate,
+            fixed: None,
+        }
+    }
+}
+
+/// Histogram buckets with fixed upper bounds: the counts of samples at or
+/// below each bound and above the previous one (not cumulative; the
+/// renderers add them up). Samples above the last bound count only in the
+/// `+Inf` bucket, which is the aggregate's count.
+///
+/// ```
+/// use raindrops_core::Aggregate;
+/// use raindrops_http::{FixedBuckets, Histogram, Snapshot, render_prometheus};
+/// let samples = [0u64, 1, 4, 9];
+/// let agg: Aggregate = samples.into_iter().collect();
+/// let bounds = [0, 1, 5];
+/// let counts = [1, 1, 1]; // 0 | 1 | 4 (9 is above every bound)
+/// let hist = [Histogram {
+///     fixed: Some(FixedBuckets { bounds: &bounds, counts: &counts }),
+///     ..Histogram::new("q", "Queue.", &[], &agg)
+/// }];
+/// let mut s = String::new();
+/// render_prometheus(&Snapshot::<&str> { histograms: &hist, ..Snapshot::new() }, &mut s).unwrap();
+/// assert!(s.contains("q_bucket{le=\"5\"} 3\nq_bucket{le=\"+Inf\"} 4\n"));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FixedBuckets<'a> {
+    /// The upper bounds (`le`), strictly increasing.
+    pub bounds: &'a [u64],
+    /// One count per bound; missing counts are 0, extra ones are ignored.
+    pub counts: &'a [u64],
 }
 
 /// A [`StatsSource`] over numbers the caller already has in slices; `N` is

@@ -10,7 +10,7 @@ use raindrops_core::{Aggregate, ListenStats, Listener};
 
 use crate::chart::ChartVisitor;
 use crate::history::History;
-use crate::source::{Histogram, ListenerVisitor, StatsSource};
+use crate::source::{FixedBuckets, Histogram, ListenerVisitor, StatsSource};
 use crate::time::Timestamp;
 use crate::watcher::{Summary, Watcher, Which};
 
@@ -34,9 +34,13 @@ use crate::watcher::{Summary, Watcher, Which};
 /// It also keeps the last [`CHART_SAMPLES`](crate::CHART_SAMPLES) samples
 /// of each listener for the charts of its page ([`Watcher::recent`]).
 ///
-/// It is also a [`StatsSource`]: the last sample as listeners, and each
-/// listener's aggregates as the histograms `raindrops_watcher_active` and
-/// `raindrops_watcher_queued`.
+/// It is also a [`StatsSource`]: the last sample as listeners and, once
+/// [`set_histogram_buckets`](Self::set_histogram_buckets) has chosen their
+/// bounds, each listener's samples as the histograms
+/// `raindrops_watcher_active` and `raindrops_watcher_queued`, with the same
+/// buckets for every listener at every scrape. Off by default: their
+/// `_count` counts samples (one per round), not connections, and a gauge's
+/// `max_over_time` often says as much.
 ///
 /// ```
 /// use core::time::Duration;
@@ -62,7 +66,38 @@ pub struct WatcherState {
     entries: BTreeMap<String, Entry>,
     max_absent: usize,
     forget_after: Duration,
+    /// The upper bounds of the exported histograms; `None`: not exported.
+    bounds: Option<Vec<u64>>,
 }
+
+/// Why [`WatcherState::set_histogram_buckets`] refused a set of bounds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BucketsError {
+    /// No bound at all.
+    Empty,
+    /// More than [`MAX_BUCKETS`] bounds.
+    TooMany,
+    /// The bound at this index is not above the one before it.
+    NotIncreasing(usize),
+}
+
+impl core::fmt::Display for BucketsError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            BucketsError::Empty => f.write_str("no bucket bound"),
+            BucketsError::TooMany => write!(f, "more than {MAX_BUCKETS} bucket bounds"),
+            BucketsError::NotIncreasing(i) => {
+                write!(f, "bucket bound {} is not above the one before it", i + 1)
+            }
+        }
+    }
+}
+
+impl core::error::Error for BucketsError {}
+
+/// The most histogram bucket bounds [`WatcherState`] accepts (each one is a
+/// series per listener).
+pub const MAX_BUCKETS: usize = 32;
 
 /// The default bound on the histories of absent listeners kept.
 const MAX_ABSENT: usize = 1024;
@@ -89,6 +124,18 @@ struct Entry {
     peak_queued: Peak,
     /// The last samples, for the charts (a reset keeps them).
     history: History,
+    /// Samples per fixed bucket (empty while histograms are off).
+    active_le: Vec<u64>,
+    queued_le: Vec<u64>,
+}
+
+impl Entry {
+    fn clear_samples(&mut self) {
+        self.active.clear();
+        self.queued.clear();
+        self.active_le.iter_mut().for_each(|c| *c = 0);
+        self.queued_le.iter_mut().for_each(|c| *c = 0);
+    }
 }
 
 static EMPTY: Aggregate = Aggregate::new();
@@ -105,7 +152,56 @@ impl WatcherState {
             entries: BTreeMap::new(),
             max_absent: MAX_ABSENT,
             forget_after: FORGET_AFTER,
+            bounds: None,
         }
+    }
+
+    /// Exports the histograms `raindrops_watcher_active` and
+    /// `raindrops_watcher_queued` with these bucket upper bounds (strictly
+    /// increasing, at most [`MAX_BUCKETS`]), the same for every listener;
+    /// `None` stops exporting them (the default).
+    ///
+    /// Choose them once, before the first [`record`](Self::record): a
+    /// change forgets the samples of every history, as a reset does, so
+    /// that the buckets always add up to the count.
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use raindrops_core::{Family, ListenStats, Listener};
+    /// use raindrops_http::{Timestamp, WatcherState, render_prometheus};
+    /// let mut w = WatcherState::new(Timestamp::new(0, 0), Duration::from_secs(1));
+    /// w.set_histogram_buckets(Some(&[0, 10, 100])).unwrap();
+    /// w.record(Timestamp::new(1, 0), [Listener::new("/s", Family::Unix, ListenStats::new(3, 0))]);
+    /// let mut s = String::new();
+    /// render_prometheus(&w, &mut s).unwrap();
+    /// assert!(s.contains("raindrops_watcher_active_bucket{listener=\"/s\",le=\"10\"} 1\n"));
+    /// assert!(w.set_histogram_buckets(Some(&[5, 5])).is_err());
+    /// ```
+    pub fn set_histogram_buckets(&mut self, bounds: Option<&[u64]>) -> Result<(), BucketsError> {
+        if let Some(b) = bounds {
+            if b.is_empty() {
+                return Err(BucketsError::Empty);
+            }
+            if b.len() > MAX_BUCKETS {
+                return Err(BucketsError::TooMany);
+            }
+            if let Some(i) = b.windows(2).position(|w| w[1] <= w[0]) {
+                return Err(BucketsError::NotIncreasing(i + 1));
+            }
+        }
+        self.bounds = bounds.map(<[u64]>::to_vec);
+        let n = bounds.map_or(0, <[u64]>::len);
+        for e in self.entries.values_mut() {
+            e.active_le = alloc::vec![0; n];
+            e.queued_le = alloc::vec![0; n];
+            e.clear_samples();
+        }
+        Ok(())
+    }
+
+    /// The histogram bucket bounds, if histograms are exported.
+    pub fn histogram_buckets(&self) -> Option<&[u64]> {
+        self.bounds.as_deref()
     }
 
     /// Bounds the histories kept for listeners absent from the last
@@ -170,6 +266,7 @@ impl WatcherState {
         if self.snapshot.capacity() > 4 * self.snapshot.len() + 64 {
             self.snapshot.shrink_to_fit();
         }
+        let bounds = self.bounds.as_deref().unwrap_or(&[]);
         for l in &self.snapshot {
             let (name, stats) = (&l.name, &l.stats);
             let start = self.start;
@@ -188,6 +285,8 @@ impl WatcherState {
                     last: start,
                 },
                 history: History::default(),
+                active_le: alloc::vec![0; bounds.len()],
+                queued_le: alloc::vec![0; bounds.len()],
             });
             e.history.push(start, now, stats);
             e.sampled = true;
@@ -204,6 +303,8 @@ impl WatcherState {
                 u64::from(stats.queued),
                 now,
             );
+            count_le(bounds, &mut e.active_le, u64::from(stats.active));
+            count_le(bounds, &mut e.queued_le, u64::from(stats.queued));
         }
         self.updated_at = now;
         self.evict();
@@ -217,6 +318,15 @@ impl WatcherState {
     /// The last sample, sorted by address.
     pub fn last_sample(&self) -> &[Listener<String>] {
         &self.snapshot
+    }
+}
+
+/// Counts `n` in the first fixed bucket whose bound is at least `n` (none
+/// past the last bound: only `+Inf` has it).
+fn count_le(bounds: &[u64], counts: &mut [u64], n: u64) {
+    let i = bounds.partition_point(|&b| b < n);
+    if let Some(c) = counts.get_mut(i) {
+        *c = c.saturating_add(1);
     }
 }
 
@@ -294,8 +404,7 @@ impl Watcher for WatcherState {
         let now = now.unwrap_or(self.updated_at);
         match self.entries.get_mut(addr) {
             Some(e) if e.sampled => {
-                e.active.clear();
-                e.queued.clear();
+                e.clear_samples();
                 e.sampled = false;
                 e.reset_at = now;
                 true
@@ -321,15 +430,18 @@ impl StatsSource for WatcherState {
         &self,
         visit: &mut dyn FnMut(&Histogram<'_>) -> ControlFlow<()>,
     ) -> ControlFlow<()> {
+        let Some(bounds) = self.bounds.as_deref() else {
+            return ControlFlow::Continue(());
+        };
         for which in [Which::Active, Which::Queued] {
             let (name, help) = match which {
                 Which::Active => (
                     "raindrops_watcher_active",
-                    "Sampled active connections per listener since the last reset.",
+                    "Active connections per listener, sampled once per round since the last reset (_count counts samples, not connections).",
                 ),
                 Which::Queued => (
                     "raindrops_watcher_queued",
-                    "Sampled queued connections per listener since the last reset.",
+                    "Queued connections per listener, sampled once per round since the last reset (_count counts samples, not connections).",
                 ),
             };
             for l in &self.snapshot {
@@ -338,14 +450,13 @@ impl StatsSource for WatcherState {
                     continue;
                 };
                 let labels = [("listener", addr.as_str())];
+                let (aggregate, counts) = match which {
+                    Which::Active => (&e.active, &e.active_le),
+                    Which::Queued => (&e.queued, &e.queued_le),
+                };
                 visit(&Histogram {
-                    name,
-                    help,
-                    labels: &labels,
-                    aggregate: match which {
-                        Which::Active => &e.active,
-                        Which::Queued => &e.queued,
-                    },
+                    fixed: Some(FixedBuckets { bounds, counts }),
+                    ..Histogram::new(name, help, &labels, aggregate)
                 })?;
             }
         }
@@ -415,6 +526,97 @@ mod tests {
         assert_eq!(names, [("/a", 2), ("b", 3)]);
         assert_eq!(w.current("b").map(|s| s.queued), Some(3));
         assert_eq!(w.current("c"), None);
+    }
+
+    /// Every listener gets the same buckets at every scrape, whatever its
+    /// samples; they add up to the count, and a reset clears them.
+    #[test]
+    fn fixed_buckets_are_identical_across_listeners_and_scrapes() {
+        use std::string::String;
+        let mut w = WatcherState::new(t(0), Duration::from_secs(1));
+        let mut s = String::new();
+        crate::render_prometheus(&w, &mut s).unwrap();
+        assert!(!s.contains("raindrops_watcher"), "off by default: {s}");
+        w.set_histogram_buckets(Some(&[0, 1, 5, 10])).unwrap();
+        let les = |s: &str| -> std::vec::Vec<(String, String)> {
+            s.lines()
+                .filter(|l| l.contains("_bucket{"))
+                .map(|l| {
+                    let listener = l
+                        .split("listener=\"")
+                        .nth(1)
+                        .unwrap()
+                        .split('"')
+                        .next()
+                        .unwrap();
+                    let le = l.split("le=\"").nth(1).unwrap().split('"').next().unwrap();
+                    (String::from(listener), String::from(le))
+                })
+                .collect()
+        };
+        let mut first: Option<std::vec::Vec<String>> = None;
+        for round in 0..20u32 {
+            w.record(
+                t(i64::from(round) + 1),
+                [
+                    tcp("127.0.0.1:80", ListenStats::new(round * 7, 0)),
+                    tcp("127.0.0.1:81", ListenStats::new(0, round % 2)),
+                ],
+            );
+            s.clear();
+            crate::render_prometheus(&w, &mut s).unwrap();
+            let pairs = les(&s);
+            for listener in ["127.0.0.1:80", "127.0.0.1:81"] {
+                let set: std::vec::Vec<String> = pairs
+                    .iter()
+                    .filter(|(l, _)| l == listener)
+                    .map(|(_, le)| le.clone())
+                    .collect();
+                // active and queued: the same set twice.
+                let half = set.len() / 2;
+                assert_eq!(set[..half], set[half..]);
+                match &first {
+                    None => first = Some(set[..half].to_vec()),
+                    Some(f) => assert_eq!(f[..], set[..half], "round {round}: {s}"),
+                }
+            }
+        }
+        assert_eq!(first.unwrap(), ["0", "1", "5", "10", "+Inf"]);
+        // 20 samples of 0, 7, ..., 133: one at 0, one in (1, 5]... none.
+        assert!(
+            s.contains("raindrops_watcher_active_bucket{listener=\"127.0.0.1:80\",le=\"0\"} 1\n"),
+            "{s}"
+        );
+        assert!(
+            s.contains("raindrops_watcher_active_bucket{listener=\"127.0.0.1:80\",le=\"10\"} 2\n"),
+            "{s}"
+        );
+        assert!(
+            s.contains(
+                "raindrops_watcher_active_bucket{listener=\"127.0.0.1:80\",le=\"+Inf\"} 20\n"
+            ),
+            "{s}"
+        );
+        assert!(
+            s.contains("raindrops_watcher_queued_bucket{listener=\"127.0.0.1:81\",le=\"1\"} 20\n"),
+            "{s}"
+        );
+        assert!(w.reset("127.0.0.1:80", None));
+        s.clear();
+        crate::render_prometheus(&w, &mut s).unwrap();
+        assert!(
+            s.contains("raindrops_watcher_active_bucket{listener=\"127.0.0.1:80\",le=\"10\"} 0\n"),
+            "{s}"
+        );
+        assert_eq!(w.set_histogram_buckets(Some(&[])), Err(BucketsError::Empty));
+        assert_eq!(
+            w.set_histogram_buckets(Some(&[1, 1])),
+            Err(BucketsError::NotIncreasing(1))
+        );
+        assert_eq!(
+            w.set_histogram_buckets(Some(&[0; 33])),
+            Err(BucketsError::TooMany)
+        );
     }
 
     #[test]

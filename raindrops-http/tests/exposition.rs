@@ -195,12 +195,14 @@ fn hostile_labels_and_every_family() {
             help: "Queue \"length\".",
             labels: &[("listener", "/tmp/new\nline")],
             aggregate: &agg,
+            fixed: None,
         },
         Histogram {
             name: "myapp_queue_length",
             help: "Queue \"length\".",
             labels: &[("listener", "[::1]:8080")],
             aggregate: &empty,
+            fixed: None,
         },
     ];
     let source = Snapshot {
@@ -247,6 +249,8 @@ fn nothing_known_is_still_valid() {
 #[test]
 fn watcher_state_histograms() {
     let mut w = WatcherState::new(Timestamp::new(1_700_000_000, 0), Duration::from_secs(1));
+    w.set_histogram_buckets(Some(&[0, 1, 2, 5, 10, 20, 50, 100]))
+        .unwrap();
     for i in 0..50u32 {
         w.record(
             Timestamp::new(1_700_000_001 + i64::from(i), 0),
@@ -296,6 +300,7 @@ fn json_is_valid_json() {
         help: "\u{0}ctl",
         labels: &[("k\"", "v\n")],
         aggregate: &agg,
+        fixed: None,
     }];
     let source = Snapshot {
         listeners: &stats,

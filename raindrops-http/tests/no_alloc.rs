@@ -105,6 +105,7 @@ fn hundred_listeners_render_without_allocating() {
         help: "Sampled queue length.",
         labels: &[("listener", "10.0.0.0:8000")],
         aggregate: &agg,
+        fixed: None,
     }];
     let metrics = [Metric::new("app_jobs", "Jobs.", MetricKind::Counter, 12)];
     let mut source = Snapshot {
