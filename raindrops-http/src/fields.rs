@@ -59,6 +59,14 @@ pub enum Exposition {
         /// The `# HELP` text.
         help: &'static str,
     },
+    /// A gauge family of its own for a value in milliseconds, exported in
+    /// seconds (Prometheus' base unit).
+    GaugeSeconds {
+        /// The family name (ending in `_seconds`).
+        name: &'static str,
+        /// The `# HELP` text.
+        help: &'static str,
+    },
     /// A counter family of its own (samples get the `_total` suffix).
     Counter {
         /// The family name, without `_total`.
@@ -198,8 +206,8 @@ pub const LISTENER_FIELDS: &[ListenerField] = &[
     ListenerField {
         key: "queue_wait_oldest_ms",
         column: Column::WhenKnown("WAIT_OLDEST"),
-        exposition: Exposition::Gauge {
-            name: "raindrops_listener_queue_wait_oldest_milliseconds",
+        exposition: Exposition::GaugeSeconds {
+            name: "raindrops_listener_queue_wait_oldest_seconds",
             help: "How long the oldest connection in the accept queue has waited since its handshake completed (0 when none waits).",
         },
         value: |l| int(l.stats.queue_wait_oldest_ms),
@@ -476,8 +484,8 @@ mod tests {
         let mut prom = String::new();
         render_prometheus(&snap, &mut prom).unwrap();
         assert!(prom.contains(
-            "# TYPE raindrops_listener_queue_wait_oldest_milliseconds gauge\n\
-             raindrops_listener_queue_wait_oldest_milliseconds{listener=\"127.0.0.1:80\",family=\"tcp4\"} 1500\n"
+            "# TYPE raindrops_listener_queue_wait_oldest_seconds gauge\n\
+             raindrops_listener_queue_wait_oldest_seconds{listener=\"127.0.0.1:80\",family=\"tcp4\"} 1.5\n"
         ), "{prom}");
         assert!(!prom.contains("p50"), "{prom}");
 

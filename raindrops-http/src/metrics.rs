@@ -147,9 +147,10 @@ where
         }
     }
     for (i, field) in LISTENER_FIELDS.iter().enumerate() {
-        let (base, kind, help) = match field.exposition {
-            Exposition::Gauge { name, help } => (name, "gauge", help),
-            Exposition::Counter { name, help } => (name, "counter", help),
+        let (base, kind, help, seconds) = match field.exposition {
+            Exposition::Gauge { name, help } => (name, "gauge", help, false),
+            Exposition::GaugeSeconds { name, help } => (name, "gauge", help, true),
+            Exposition::Counter { name, help } => (name, "counter", help, false),
             Exposition::None | Exposition::Label(_) => continue,
         };
         if known & (1 << i) == 0 {
@@ -165,7 +166,11 @@ where
             w.write_str(suffix)?;
             listener_labels(w, &labels, measured, l)?;
             w.write_char(' ')?;
-            text::uint(w, v)?;
+            if seconds {
+                text::milli(w, v.into())?;
+            } else {
+                text::uint(w, v)?;
+            }
             w.write_char('\n')
         })?;
     }
@@ -313,12 +318,21 @@ fn histogram_samples<W: fmt::Write + ?Sized>(
         w.write_str(if lbls.is_empty() { "{" } else { "," })?;
         writeln!(w, "le=\"{le}\"}} {count}")
     };
+    let milli = h.fixed.is_some_and(|f| f.milliseconds);
     if let Some(fixed) = h.fixed {
         let mut cumulative = 0u64;
         for (i, le) in fixed.bounds.iter().enumerate() {
             let c = fixed.counts.get(i).copied().unwrap_or(0);
             cumulative = cumulative.saturating_add(c);
-            bucket(w, format_args!("{le}{frac}"), cumulative)?;
+            if milli {
+                let mut s = heapless::String::<32>::new();
+                text::milli(&mut s, u128::from(*le))?;
+                // A whole number of seconds still reads as a float here.
+                let frac = if s.contains('.') { "" } else { frac };
+                bucket(w, format_args!("{s}{frac}"), cumulative)?;
+            } else {
+                bucket(w, format_args!("{le}{frac}"), cumulative)?;
+            }
         }
     } else {
         log2_buckets(w, agg, frac, &bucket)?;
@@ -328,6 +342,13 @@ fn histogram_samples<W: fmt::Write + ?Sized>(
         text::name(w, name, true)?;
         w.write_str(suffix)?;
         labels(w, lbls)?;
+        if milli && suffix == "_sum" {
+            close_labels(w, lbls)?;
+            w.write_char(' ')?;
+            text::milli(w, value)?;
+            w.write_char('\n')?;
+            continue;
+        }
         close_labels(w, lbls)?;
         writeln!(w, " {value}")?;
     }

@@ -205,7 +205,7 @@ impl<'a> Histogram<'a> {
 /// let bounds = [0, 1, 5];
 /// let counts = [1, 1, 1]; // 0 | 1 | 4 (9 is above every bound)
 /// let hist = [Histogram {
-///     fixed: Some(FixedBuckets { bounds: &bounds, counts: &counts }),
+///     fixed: Some(FixedBuckets { bounds: &bounds, counts: &counts, milliseconds: false }),
 ///     ..Histogram::new("q", "Queue.", &[], &agg)
 /// }];
 /// let mut s = String::new();
@@ -218,6 +218,10 @@ pub struct FixedBuckets<'a> {
     pub bounds: &'a [u64],
     /// One count per bound; missing counts are 0, extra ones are ignored.
     pub counts: &'a [u64],
+    /// Whether the samples, the bounds and so the sum are milliseconds,
+    /// exported in seconds (Prometheus' base unit): `le` and `_sum` are
+    /// divided by 1000.
+    pub milliseconds: bool,
 }
 
 /// A [`StatsSource`] over numbers the caller already has in slices; `N` is

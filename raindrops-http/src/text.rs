@@ -262,6 +262,28 @@ pub(crate) fn uint<W: fmt::Write + ?Sized>(w: &mut W, mut n: u64) -> fmt::Result
     w.write_str(core::str::from_utf8(&buf[i..]).map_err(|_| fmt::Error)?)
 }
 
+/// Writes `n / 1000` as an exact decimal without trailing zeros (`1500`
+/// writes `1.5`, `3` writes `0.003`): milliseconds as seconds.
+pub(crate) fn milli<W: fmt::Write + ?Sized>(w: &mut W, n: u128) -> fmt::Result {
+    let (int, frac) = (n / 1000, (n % 1000) as u32);
+    write!(w, "{int}")?;
+    if frac == 0 {
+        return Ok(());
+    }
+    let mut digits = [
+        b'0' + (frac / 100) as u8,
+        b'0' + (frac / 10 % 10) as u8,
+        b'0' + (frac % 10) as u8,
+    ];
+    let mut len = 3;
+    while digits[len - 1] == b'0' {
+        len -= 1;
+    }
+    digits[len..].fill(0);
+    w.write_char('.')?;
+    w.write_str(core::str::from_utf8(&digits[..len]).map_err(|_| fmt::Error)?)
+}
+
 pub(crate) fn digits(mut n: u128) -> usize {
     let mut d = 1;
     while n >= 10 {
@@ -343,6 +365,20 @@ mod tests {
         assert_eq!(form_decode("%zz", &mut buf), Err(DecodeError::Percent(0)));
         assert_eq!(form_decode("%ff", &mut buf), Err(DecodeError::NotUtf8));
         assert_eq!(form_decode("abc", &mut buf[..2]), Err(DecodeError::TooLong));
+    }
+
+    #[test]
+    fn milliseconds_as_seconds() {
+        for (ms, s) in [
+            (0u128, "0"),
+            (3, "0.003"),
+            (1500, "1.5"),
+            (1023, "1.023"),
+            (60000, "60"),
+            (10, "0.01"),
+        ] {
+            assert_eq!(run(|w| milli(w, ms)), s);
+        }
     }
 
     #[test]

@@ -455,7 +455,11 @@ impl StatsSource for WatcherState {
                     Which::Queued => (&e.queued, &e.queued_le),
                 };
                 visit(&Histogram {
-                    fixed: Some(FixedBuckets { bounds, counts }),
+                    fixed: Some(FixedBuckets {
+                        bounds,
+                        counts,
+                        milliseconds: false,
+                    }),
                     ..Histogram::new(name, help, &labels, aggregate)
                 })?;
             }

@@ -244,9 +244,10 @@ impl StatsSource for Source<'_> {
                 fixed: Some(FixedBuckets {
                     bounds: &WAIT_BOUNDS,
                     counts: &counts,
+                    milliseconds: true,
                 }),
                 ..Histogram::new(
-                    "raindrops_listener_queue_wait_milliseconds",
+                    "raindrops_listener_queue_wait_seconds",
                     "How long connections waited in the accept queue before they were accepted, followed from outside the server sample after sample (resolution: the sampling interval; see docs/queue-wait.md).",
                     &labels,
                     agg,
