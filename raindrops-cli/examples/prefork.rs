@@ -33,7 +33,7 @@
 //! application, `/stream?ms=N` sends half its body, waits N ms, then the
 //! rest.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -251,6 +251,80 @@ fn worker(w: usize, listener: &TcpListener, addr: SocketAddr, shared: &Shared) {
 
 /// Answers one request; `Ok(true)` when the application answered it in
 /// full (the stats paths are not counted).
+/// The most bytes of a request line and its headers: past it, 431 (a
+/// request line with no end must not grow a worker without bound).
+const MAX_HEAD: usize = 16 * 1024;
+
+/// How long a client has to send its whole request line and headers: a
+/// deadline for all of them, not a timeout per read, so that a client
+/// sending a byte every few seconds cannot hold a worker.
+const HEAD_DEADLINE: Duration = Duration::from_secs(5);
+
+/// What reading a request's head gave.
+enum Head {
+    /// The request line and the `Accept` header, if any.
+    Complete {
+        request_line: String,
+        accept: Option<String>,
+    },
+    /// More than [`MAX_HEAD`] bytes without the blank line.
+    TooLarge,
+    /// Not complete within [`HEAD_DEADLINE`].
+    TooSlow,
+    /// The client closed before sending a request.
+    Closed,
+}
+
+/// Reads a request line and headers within [`MAX_HEAD`] bytes and
+/// [`HEAD_DEADLINE`]. (A request body, which this server's requests do
+/// not have, is not read.)
+fn read_head(stream: &TcpStream) -> std::io::Result<Head> {
+    use std::io::{ErrorKind, Read};
+    let deadline = std::time::Instant::now() + HEAD_DEADLINE;
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 1024];
+    let end = loop {
+        if let Some(i) = buf.windows(2).position(|w| w == b"\n\n") {
+            break i + 2;
+        }
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        if buf.len() > MAX_HEAD {
+            return Ok(Head::TooLarge);
+        }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Ok(Head::TooSlow);
+        }
+        stream.set_read_timeout(Some(left))?;
+        match (&*stream).read(&mut chunk) {
+            Ok(0) if buf.is_empty() => return Ok(Head::Closed),
+            Ok(0) => return Ok(Head::TooSlow),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return Ok(Head::TooSlow);
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..end]);
+    let mut lines = head.lines();
+    let request_line = lines.next().unwrap_or("").to_string();
+    let accept = lines
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.eq_ignore_ascii_case("accept"))
+        .map(|(_, v)| v.trim().to_string());
+    // The response is written with a deadline too: a client that does not
+    // read cannot hold the worker.
+    stream.set_write_timeout(Some(Duration::from_secs(10)))?;
+    Ok(Head::Complete {
+        request_line,
+        accept,
+    })
+}
+
 fn serve(
     stream: TcpStream,
     gauges: &RequestGauges<'_>,
@@ -258,22 +332,24 @@ fn serve(
     diag: &mut Diag,
     listener: &str,
 ) -> std::io::Result<bool> {
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let mut reader = BufReader::new(&stream);
-    let mut request_line = String::new();
-    reader.read_line(&mut request_line)?;
-    let mut accept = None;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line)? == 0 || line.trim_end().is_empty() {
-            break;
+    let (request_line, accept) = match read_head(&stream)? {
+        Head::Complete {
+            request_line,
+            accept,
+        } => (request_line, accept),
+        Head::TooLarge => {
+            let _ = (&stream).write_all(
+                b"HTTP/1.0 431 Request Header Fields Too Large\r\nContent-Length: 0\r\n\r\n",
+            );
+            return Ok(false);
         }
-        if let Some((k, v)) = line.split_once(':') {
-            if k.eq_ignore_ascii_case("accept") {
-                accept = Some(v.trim().to_string());
-            }
+        Head::TooSlow => {
+            let _ =
+                (&stream).write_all(b"HTTP/1.0 408 Request Timeout\r\nContent-Length: 0\r\n\r\n");
+            return Ok(false);
         }
-    }
+        Head::Closed => return Ok(false),
+    };
     let mut parts = request_line.split_whitespace();
     let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or("/"));
     let mut out = &stream;

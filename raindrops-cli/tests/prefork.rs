@@ -364,3 +364,69 @@ fn a_worker_killed_under_load_leaves_nothing_behind() {
         "{served} responses; {m}"
     );
 }
+
+/// Two clients that send a byte every 2 s (each read well within any
+/// per-read timeout) do not hold the two workers: a request's head has a
+/// deadline, so a third client is answered.
+#[test]
+fn slow_clients_do_not_lock_out_the_workers() {
+    let srv = Server::start(2);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let slow: Vec<_> = (0..2)
+        .map(|_| {
+            let addr = srv.addr.clone();
+            let stop = std::sync::Arc::clone(&stop);
+            thread::spawn(move || {
+                let mut s = TcpStream::connect(&addr).unwrap();
+                for b in b"GET / HTTP/1.0\r\nX: yyyyyyyyyyyyyyyyyyyy" {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed)
+                        || s.write_all(&[*b]).is_err()
+                    {
+                        break;
+                    }
+                    thread::sleep(Duration::from_secs(2));
+                }
+            })
+        })
+        .collect();
+    // Both workers now hold a slow client (TCP_DEFER_ACCEPT hands each
+    // over with its first byte).
+    thread::sleep(Duration::from_millis(500));
+    let t = Instant::now();
+    let r = try_get(&srv.addr, "/");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        r.is_some_and(|r| r.starts_with("HTTP/1.0 200")),
+        "not served"
+    );
+    // The head deadline is 5 s; far from the minute the slow clients need.
+    assert!(t.elapsed() < Duration::from_secs(15), "{:?}", t.elapsed());
+    for s in slow {
+        let _ = s.join();
+    }
+}
+
+/// A request line that never ends is refused past 16 KiB instead of
+/// growing a worker.
+#[test]
+fn an_endless_request_line_is_refused() {
+    let srv = Server::start(1);
+    let mut s = TcpStream::connect(&srv.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let chunk = vec![b'a'; 64 * 1024];
+    let mut sent = 0usize;
+    // The worker answers 431 and closes; writing then fails.
+    while sent < 64 << 20 && s.write_all(&chunk).is_ok() {
+        sent += chunk.len();
+    }
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    assert!(
+        out.starts_with(b"HTTP/1.0 431"),
+        "{:?} after {sent} bytes",
+        String::from_utf8_lossy(&out)
+    );
+    assert!(sent < 64 << 20, "the worker read all {sent} bytes");
+    // The worker is still there and answers.
+    assert!(srv.get("/").starts_with("HTTP/1.0 200"));
+}
