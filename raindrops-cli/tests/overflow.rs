@@ -349,3 +349,257 @@ fn an_overflowing_and_a_deferring_listener_each_get_their_verdict() {
         "the healthy deferring server got a verdict: {report}"
     );
 }
+
+/// `raindrops serve` on a port of its own, every listener included.
+struct Serve {
+    child: Child,
+    port: u16,
+}
+
+impl Serve {
+    fn start() -> Serve {
+        let mut child = Command::new(BIN)
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "-d",
+                "0.5",
+                "--all-ports",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut err = BufReader::new(child.stderr.take().unwrap());
+        let mut l = String::new();
+        while !l.contains("serving http://") {
+            l.clear();
+            assert!(err.read_line(&mut l).unwrap() > 0, "serve ended");
+        }
+        let port = l
+            .split("http://127.0.0.1:")
+            .nth(1)
+            .and_then(|r| r.split('/').next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("{l:?}"));
+        Serve { child, port }
+    }
+
+    fn metrics(&self) -> String {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The series of `families` for the listeners `names`, one sample a
+/// second for `steps` seconds while `during` runs, as promtool
+/// `input_series` (a scrape interval of one minute in the test: promtool's
+/// clock is compressed, a real second becomes a minute).
+fn record(
+    serve: &Serve,
+    names: &[String],
+    families: &[&str],
+    steps: usize,
+) -> Vec<(String, Vec<f64>)> {
+    let mut series: Vec<(String, Vec<f64>)> = Vec::new();
+    for _ in 0..steps {
+        let m = serve.metrics();
+        for line in m.lines().filter(|l| !l.starts_with('#')) {
+            let Some((key, value)) = line.rsplit_once(' ') else {
+                continue;
+            };
+            let family = key.split('{').next().unwrap_or("");
+            let ours = !key.contains("listener=")
+                || names
+                    .iter()
+                    .any(|n| key.contains(&format!("listener=\"{n}\"")));
+            if !families.contains(&family) || !ours {
+                continue;
+            }
+            let Ok(v) = value.parse::<f64>() else {
+                continue;
+            };
+            match series.iter_mut().find(|(k, _)| k == key) {
+                Some((_, vals)) => vals.push(v),
+                None => series.push((key.to_string(), vec![v])),
+            }
+        }
+        thread::sleep(Duration::from_secs(1));
+    }
+    series
+}
+
+/// A promtool unit test of the shipped rules over recorded series, with
+/// `expect` as its `promql_expr_test` entries.
+fn promtool_test(name: &str, series: &[(String, Vec<f64>)], expect: &str) -> String {
+    let rules = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../contrib/prometheus/raindrops-rules.yml"
+    );
+    let mut y = format!(
+        "# Recorded by raindrops-cli/tests/overflow.rs ({name}): one sample a\n\
+         # second from `raindrops serve`, replayed a minute apart.\n\
+         rule_files:\n  - {rules}\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n    input_series:\n"
+    );
+    for (key, vals) in series {
+        let key = if key.contains('{') {
+            key.replacen('{', "{job=\"raindrops\",instance=\"h:19187\",", 1)
+        } else {
+            format!("{key}{{job=\"raindrops\",instance=\"h:19187\"}}")
+        };
+        let vals: Vec<String> = vals.iter().map(|v| v.to_string()).collect();
+        y += &format!(
+            "      - series: '{key}'\n        values: '{}'\n",
+            vals.join(" ")
+        );
+    }
+    y += "    promql_expr_test:\n";
+    y += expect;
+    y
+}
+
+fn run_promtool(yaml: &str, name: &str) {
+    if Command::new("promtool").arg("--version").output().is_err() {
+        assert!(!raindrops_testutil::ruby_required(), "promtool is missing");
+        eprintln!("skipped promtool for {name}: promtool is missing (apt-get install prometheus)");
+        return;
+    }
+    let path =
+        std::env::temp_dir().join(format!("raindrops-{name}-{}.test.yml", std::process::id()));
+    std::fs::write(&path, yaml).unwrap();
+    let out = Command::new("promtool")
+        .args(["test", "rules"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        out.status.success(),
+        "{}{}\n{yaml}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    // RAINDROPS_RECORD_SERIES=DIR keeps the recorded test for the
+    // repository (contrib/prometheus/recorded/).
+    if let Some(dir) = std::env::var_os("RAINDROPS_RECORD_SERIES") {
+        let rel = yaml.replace(
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../contrib/prometheus/"),
+            "../",
+        );
+        std::fs::write(PathBuf::from(dir).join(format!("{name}.test.yml")), rel).unwrap();
+    }
+}
+
+const RECORDED: [&str; 5] = [
+    "raindrops_listener_overflows_total",
+    "raindrops_listener_drops_total",
+    "raindrops_listener_queued",
+    "raindrops_listener_backlog",
+    "raindrops_tcp_listen_overflows_total",
+];
+
+/// Scenario 1 recorded: a healthy TCP_DEFER_ACCEPT server under load; the
+/// overflow alert stays silent while `drops` grows.
+#[test]
+fn the_rules_stay_silent_for_a_deferring_server() {
+    if !in_own_netns("the_rules_stay_silent_for_a_deferring_server") {
+        return;
+    }
+    let srv = Prefork::start(4);
+    let serve = Serve::start();
+    let load = load(srv.addr, 16, 60);
+    let name = srv.addr.to_string();
+    let series = record(&serve, std::slice::from_ref(&name), &RECORDED, 10);
+    assert_eq!(load.join().unwrap(), 16 * 60);
+    let drops = series
+        .iter()
+        .find(|(k, _)| k.starts_with("raindrops_listener_drops_total"))
+        .map(|(_, v)| v.clone())
+        .unwrap_or_else(|| panic!("no drops series: {series:?}"));
+    assert!(
+        drops.last() > drops.first(),
+        "drops did not grow: {drops:?}"
+    );
+    let mut expect = String::new();
+    for t in 2..10 {
+        for alert in ["RaindropsListenerOverflowing", "RaindropsAcceptQueueFull"] {
+            expect += &format!(
+                "      - expr: ALERTS{{alertname=\"{alert}\",alertstate=\"firing\"}}\n        eval_time: {t}m\n        exp_samples: []\n"
+            );
+        }
+    }
+    let yaml = promtool_test("deferring-server", &series, &expect);
+    run_promtool(&yaml, "deferring-server");
+}
+
+/// Scenario 2 recorded: a TCP listener and a Unix listener whose queues
+/// overflow; the overflow alert fires for the TCP one and the
+/// queue-saturation alert for both.
+#[test]
+fn the_rules_fire_for_overflowing_tcp_and_full_unix_queues() {
+    if !in_own_netns("the_rules_fire_for_overflowing_tcp_and_full_unix_queues") {
+        return;
+    }
+    let (_fd, tcp) = listener(1, false);
+    let path = std::env::temp_dir().join(format!("raindrops-full-{}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let unix = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    // SAFETY: listen() again on our own listening socket only changes its
+    // backlog.
+    let r = unsafe { libc::listen(std::os::fd::AsRawFd::as_raw_fd(&unix), 1) };
+    assert_eq!(r, 0);
+    let _waiting: Vec<_> = (0..2)
+        .map(|_| std::os::unix::net::UnixStream::connect(&path).unwrap())
+        .collect();
+    let serve = Serve::start();
+    let knock = thread::spawn(move || overflow(tcp, 1, Duration::from_secs(11)));
+    let names = [tcp.to_string(), path.to_str().unwrap().to_string()];
+    let series = record(&serve, &names, &RECORDED, 10);
+    drop(knock.join());
+    let labels = |alert: &str, name: &str, family: &str, severity: &str| {
+        format!(
+            "ALERTS{{job=\"raindrops\",instance=\"h:19187\",alertname=\"{alert}\",alertstate=\"firing\",\
+             listener=\"{name}\",family=\"{family}\",severity=\"{severity}\"}}"
+        )
+    };
+    let t = 9;
+    let check = |alert: &str, firing: &[String]| {
+        let mut e = format!(
+            "      - expr: ALERTS{{alertname=\"{alert}\",alertstate=\"firing\"}}\n        eval_time: {t}m\n        exp_samples:\n"
+        );
+        for l in firing {
+            e += &format!("          - labels: '{l}'\n            value: 1\n");
+        }
+        e
+    };
+    let expect = check(
+        "RaindropsListenerOverflowing",
+        &[labels(
+            "RaindropsListenerOverflowing",
+            &names[0],
+            "tcp4",
+            "critical",
+        )],
+    ) + &check(
+        "RaindropsAcceptQueueFull",
+        &[
+            labels("RaindropsAcceptQueueFull", &names[0], "tcp4", "critical"),
+            labels("RaindropsAcceptQueueFull", &names[1], "unix", "critical"),
+        ],
+    );
+    let yaml = promtool_test("overflowing-listeners", &series, &expect);
+    run_promtool(&yaml, "overflowing-listeners");
+    let _ = std::fs::remove_file(&path);
+}
