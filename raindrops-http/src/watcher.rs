@@ -287,6 +287,12 @@ pub fn render_summary_html<V: Watcher + ?Sized, W: fmt::Write + ?Sized>(
         if let Some(d) = c.drops {
             write!(w, ", <b>{d}</b> dropped")?;
         }
+        if let Some(o) = c.overflows {
+            write!(w, ", <b>{o}</b> overflows")?;
+        }
+        if let (Some(ms), true) = (c.queue_wait_oldest_ms, c.queued > 0) {
+            write!(w, "; the oldest queued connection has waited <b>{ms} ms</b>")?;
+        }
         write!(w, " (updated at {}).</p>", s.updated_at.iso8601())?;
     }
     w.write_str("<h2>Active connections</h2>")?;
