@@ -65,20 +65,24 @@ mod watcher;
 #[cfg(all(feature = "tower", feature = "diag"))]
 mod watcher_service;
 
-// pub use accept::LastDataRecvListener;
+#[cfg(all(feature = "tcpinfo", target_has_atomic = "64"))]
+pub use accept::LastDataRecvListener;
 #[cfg(all(feature = "std", target_has_atomic = "64"))]
 pub use aggregate_handle::AggregateHandle;
 #[cfg(feature = "diag")]
 pub use error::Error;
-// pub use layer::{layer, layer_with};
+#[cfg(all(feature = "tower", feature = "diag"))]
+pub use layer::{layer, layer_with};
 #[cfg(feature = "diag")]
 pub use own::{OwnListeners, own_listeners};
 #[cfg(feature = "http")]
 pub use request_counts::{CountsFn, RequestCounts};
 #[cfg(all(feature = "diag", feature = "http"))]
 pub use source::KernelSource;
-// pub use watcher::{Watcher, WatcherOptions};
-// pub use watcher_service::{WatcherBody, WatcherService};
+#[cfg(all(feature = "diag", feature = "http"))]
+pub use watcher::{Watcher, WatcherOptions};
+#[cfg(all(feature = "tower", feature = "diag"))]
+pub use watcher_service::{WatcherBody, WatcherService};
 
 /// The `/proc/self/fd` link parser, public only for the fuzz targets: not
 /// part of the API.
