@@ -163,3 +163,57 @@ pub fn dechunk(mut b: &[u8]) -> Vec<u8> {
         b = &b[eol + 2 + size + 2..];
     }
 }
+
+/// A keep-alive HTTP/1.1 connection: requests one after the other,
+/// answers with a `Content-Length` read exactly (the connection stays
+/// open, and counted by the kernel, between them).
+pub struct KeepAlive {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl KeepAlive {
+    pub fn connect(addr: SocketAddr) -> Self {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        KeepAlive {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    pub fn get(&mut self, path: &str, extra: &[(&str, &str)]) -> Answer {
+        let mut req = format!("GET {path} HTTP/1.1\r\nHost: test\r\n");
+        for (k, v) in extra {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        req.push_str("\r\n");
+        self.stream.write_all(req.as_bytes()).unwrap();
+        let end = loop {
+            if let Some(p) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break p + 4;
+            }
+            self.fill();
+        };
+        let head = parse_answer(&self.buf[..end], true);
+        let len: usize = head
+            .header("content-length")
+            .and_then(|v| v.parse().ok())
+            .expect("a Content-Length");
+        while self.buf.len() < end + len {
+            self.fill();
+        }
+        let body = self.buf[end..end + len].to_vec();
+        self.buf.drain(..end + len);
+        Answer { body, ..head }
+    }
+
+    fn fill(&mut self) {
+        let mut chunk = [0u8; 4096];
+        let n = self.stream.read(&mut chunk).expect("read");
+        assert!(n > 0, "the server closed the connection");
+        self.buf.extend_from_slice(&chunk[..n]);
+    }
+}
