@@ -144,7 +144,9 @@ impl<A: AggregateHandle> LastDataRecvListener<tokio::net::TcpListener, A> {
 /// connection that failed, after a second for a lack of resources
 /// (`EMFILE`...), so that the loop never spins.
 #[cfg(feature = "axum")]
-impl<A: AggregateHandle> axum::serve::Listener for LastDataRecvListener<tokio::net::TcpListener, A> {
+impl<A: AggregateHandle> axum::serve::Listener
+    for LastDataRecvListener<tokio::net::TcpListener, A>
+{
     type Io = tokio::net::TcpStream;
     type Addr = SocketAddr;
 

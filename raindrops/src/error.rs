@@ -46,7 +46,7 @@ impl Error {
     pub fn errno(&self) -> Option<Errno> {
         match self {
             Error::Sys { errno, .. } => Some(*errno),
-                    Error::Diag(raindrops_diag::Error::Sys(e) | raindrops_diag::Error::Kernel(e)) => {
+            Error::Diag(raindrops_diag::Error::Sys(e) | raindrops_diag::Error::Kernel(e)) => {
                 Some(*e)
             }
             _ => None,
@@ -62,7 +62,7 @@ impl fmt::Display for Error {
                 "listener name #{index} is neither a Unix socket name (/path, @name) \
                  nor a TCP address: {error}"
             ),
-                    Error::Diag(e) => e.fmt(f),
+            Error::Diag(e) => e.fmt(f),
             Error::Sys { call, errno } => write!(f, "{call} failed: {errno}"),
         }
     }

@@ -11,13 +11,13 @@ extern crate std;
 /// here; `no_std`).
 pub use raindrops_core as core;
 
+#[cfg(target_has_atomic = "64")]
+pub use raindrops_core::AtomicAggregate;
 pub use raindrops_core::{
     Aggregate, CounterArray, Counters, EscapedName, Family, GaugeGuard, ListenStats, Listener,
     SafeText, Sharded, named_counters,
 };
 pub use raindrops_core::{Counter, PaddedSlot};
-#[cfg(target_has_atomic = "64")]
-pub use raindrops_core::AtomicAggregate;
 
 /// raindrops-shm: counters and aggregates in shared memory (feature `shm`).
 #[cfg(feature = "shm")]

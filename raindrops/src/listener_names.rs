@@ -68,7 +68,10 @@ mod tests {
         .unwrap();
         assert_eq!(
             n.tcp,
-            ["[fe80::1]:80".parse().unwrap(), "127.0.0.1:80".parse().unwrap()]
+            [
+                "[fe80::1]:80".parse().unwrap(),
+                "127.0.0.1:80".parse().unwrap()
+            ]
         );
         assert_eq!(n.unix.len(), 3);
         assert_eq!(

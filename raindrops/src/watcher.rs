@@ -225,7 +225,10 @@ impl Watcher {
     /// call), which ends after the last clone is dropped. Call it inside a
     /// runtime (any flavour).
     #[cfg(feature = "tokio")]
-    pub fn spawn_tokio<S: StatsSource + Send + 'static>(source: S, options: WatcherOptions) -> Self {
+    pub fn spawn_tokio<S: StatsSource + Send + 'static>(
+        source: S,
+        options: WatcherOptions,
+    ) -> Self {
         let w = Self::manual(source, options);
         let inner = Arc::clone(&w.inner);
         tokio::spawn(async move {

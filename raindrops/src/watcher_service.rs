@@ -34,9 +34,8 @@ impl Watcher {
             .with_now(Timestamp::now());
         let mut body = String::new();
         let Ok(res) = self.respond(&request, &mut body) else {
-            let mut r = http::Response::new(WatcherBody::full(Bytes::from_static(
-                b"render failed\n",
-            )));
+            let mut r =
+                http::Response::new(WatcherBody::full(Bytes::from_static(b"render failed\n")));
             *r.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
             return r;
         };

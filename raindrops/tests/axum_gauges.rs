@@ -110,9 +110,7 @@ fn calling_and_writing_are_exact_under_100_concurrent_requests() {
         // 60 requests held inside the application, 40 responses streaming
         // (their first chunk read), all at once.
         let held: Vec<_> = (0..60)
-            .map(|_| {
-                tokio::spawn(async move { request_until(addr, "/held", b"held\n").await.1 })
-            })
+            .map(|_| tokio::spawn(async move { request_until(addr, "/held", b"held\n").await.1 }))
             .collect();
         let mut streams: Vec<_> = (0..40)
             .map(|_| tokio::spawn(async move { request_until(addr, "/stream", b"first\n").await }))

@@ -86,7 +86,9 @@ fn axum_layer_answers_what_ruby_middleware_answers() {
         }
     };
 
-    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
     let addr = listener.local_addr().unwrap();
     let _guard = rt.enter();
     // --- The user's code: the application's routes, one line for
@@ -103,7 +105,9 @@ fn axum_layer_answers_what_ruby_middleware_answers() {
     // connections, IPv6 where the machine has it, and a Unix socket.
     let idle = TcpListener::bind("127.0.0.1:0").unwrap();
     let idle_addr = idle.local_addr().unwrap();
-    let clients: Vec<TcpStream> = (0..3).map(|_| TcpStream::connect(idle_addr).unwrap()).collect();
+    let clients: Vec<TcpStream> = (0..3)
+        .map(|_| TcpStream::connect(idle_addr).unwrap())
+        .collect();
     let accepted = idle.accept().unwrap().0;
     let v6 = TcpListener::bind("[::1]:0").ok();
     let v6_client = v6
@@ -111,7 +115,9 @@ fn axum_layer_answers_what_ruby_middleware_answers() {
         .map(|l| TcpStream::connect(l.local_addr().unwrap()).unwrap());
     let path = dir.0.join("app.sock");
     let ul = UnixListener::bind(&path).unwrap();
-    let uclients: Vec<UnixStream> = (0..2).map(|_| UnixStream::connect(&path).unwrap()).collect();
+    let uclients: Vec<UnixStream> = (0..2)
+        .map(|_| UnixStream::connect(&path).unwrap())
+        .collect();
     let uaccepted = ul.accept().unwrap().0;
 
     // The listeners by name, in the order the layer shows them: TCP
@@ -160,7 +166,9 @@ fn axum_layer_answers_what_ruby_middleware_answers() {
         ours(&mut conn).starts_with("200\ntext/plain\n")
             && ours(&mut conn).contains("calling: 0\nwriting: 0\n")
     });
-    drop((clients, accepted, v6_client, uclients, uaccepted, ul, idle, v6));
+    drop((
+        clients, accepted, v6_client, uclients, uaccepted, ul, idle, v6,
+    ));
 }
 
 /// A body fed by a channel: one frame per message, the end when the

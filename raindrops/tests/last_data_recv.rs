@@ -171,16 +171,27 @@ fn round(flavour: Flavour, delays: &[u64]) -> Option<Option<(String, String)>> {
     };
     let mut body = String::new();
     let res = Router::new()
-        .handle(&Request::new("GET", "/last_data_recv"), &mut { page }, &mut body)
+        .handle(
+            &Request::new("GET", "/last_data_recv"),
+            &mut { page },
+            &mut body,
+        )
         .unwrap();
-    assert_eq!((res.status, &res.body), (200, &Body::Written { len: body.len() }));
+    assert_eq!(
+        (res.status, &res.body),
+        (200, &Body::Written { len: body.len() })
+    );
     let mut headers: Vec<String> = res
         .headers
         .iter()
         .map(|h| format!("{}: {}\n", h.name, h.value))
         .collect();
     headers.sort();
-    let mine = format!("values={}\n{}\n{body}", ours_values.join(","), headers.concat());
+    let mine = format!(
+        "values={}\n{}\n{body}",
+        ours_values.join(","),
+        headers.concat()
+    );
     Some(Some((mine, ruby)))
 }
 
