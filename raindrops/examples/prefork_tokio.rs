@@ -144,6 +144,21 @@ async fn sleep(RawQuery(q): RawQuery) -> String {
 /// A worker: its own runtime, started after the fork, serving until
 /// SIGTERM.
 fn worker(listener: TcpListener, shared: &Shared) -> Result<(), Box<dyn std::error::Error>> {
+    // SIGTERM stays blocked (as the master left it) and is taken by a
+    // thread of its own: a replacement worker is forked from a master
+    // whose runtime set up tokio's signal pipe, which the child must not
+    // share, so tokio's signal handling is not used here.
+    let (tell, term) = tokio::sync::oneshot::channel::<()>();
+    std::thread::Builder::new()
+        .name("sigterm".into())
+        .spawn(move || {
+            let set = signal_set(&[libc::SIGTERM]);
+            let mut sig = 0;
+            // SAFETY: `set` is a valid set, blocked in every thread of the
+            // worker; `sig` receives the number.
+            unsafe { libc::sigwait(&set, &mut sig) };
+            let _ = tell.send(());
+        })?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -158,7 +173,6 @@ fn worker(listener: TcpListener, shared: &Shared) -> Result<(), Box<dyn std::err
                 Arc::clone(&shared.stats),
                 KernelSource::own()?,
             ));
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(
             axum::serve(listener, app)
@@ -167,7 +181,7 @@ fn worker(listener: TcpListener, shared: &Shared) -> Result<(), Box<dyn std::err
                 })
                 .into_future(),
         );
-        term.recv().await;
+        let _ = term.await;
         let _ = stop.send(());
         let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
         Ok(())
@@ -185,13 +199,12 @@ fn spawn_worker(shared: &Shared, listener: Option<&TcpListener>, addr: SocketAdd
     if pid != 0 {
         return pid;
     }
-    // SAFETY: an empty signal set, then unblocking it for this thread
-    // (the only one in the child): the master blocks these signals.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
-    }
+    // SIGTERM and SIGINT stay blocked (a Ctrl-C reaches the whole process
+    // group: the master stops the workers); SIGCHLD is the master's.
+    let keep = signal_set(&[libc::SIGTERM, libc::SIGINT]);
+    // SAFETY: setting this thread's mask (the only thread of the child)
+    // from a valid set.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &keep, std::ptr::null_mut()) };
     let l = match listener {
         Some(l) => l.try_clone(),
         None => listen(addr, true, true),
@@ -208,13 +221,14 @@ fn spawn_worker(shared: &Shared, listener: Option<&TcpListener>, addr: SocketAdd
     unsafe { libc::_exit(code) }
 }
 
-/// The signals the master waits for with `sigwait`.
-fn master_signals() -> libc::sigset_t {
-    // SAFETY: sigemptyset/sigaddset only write to the set we own.
+/// A signal set of `signals`.
+fn signal_set(signals: &[libc::c_int]) -> libc::sigset_t {
+    // SAFETY: an all-zero sigset_t is a valid value to initialise;
+    // sigemptyset/sigaddset only write to the set we own.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
-        for s in [libc::SIGTERM, libc::SIGINT, libc::SIGCHLD] {
+        for &s in signals {
             libc::sigaddset(&mut set, s);
         }
         set
@@ -231,7 +245,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     // Block the master's signals before any thread exists: they are
     // taken with sigwait below, and the workers unblock them.
-    let signals = master_signals();
+    let signals = signal_set(&[libc::SIGTERM, libc::SIGINT, libc::SIGCHLD]);
     // SAFETY: setting this thread's mask from a valid set.
     unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &signals, std::ptr::null_mut()) };
 
