@@ -1,4 +1,13 @@
-#![doc = include_str!("../README.md")]
+// The README's examples need the features an axum application uses;
+// without them the crate docs are a short summary.
+#![cfg_attr(all(feature = "axum", feature = "shm"), doc = include_str!("../README.md"))]
+#![cfg_attr(
+    not(all(feature = "axum", feature = "shm")),
+    doc = "Real-time statistics for preforking (and any) servers on Linux, in one \
+           crate: raindrops-core always, the other raindrops-rs libraries behind \
+           features (`shm`, `diag`, `tcpinfo`, `http`, `tower`, `tokio`, `axum`). \
+           Build the documentation with `--features full` for the whole guide."
+)]
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unsafe_code)]

@@ -21,7 +21,7 @@ use std::sync::Arc;
 /// use raindrops::{MiddlewareStats, RequestCounts, RequestGauges};
 /// static STATS: MiddlewareStats = MiddlewareStats::new();
 /// let _in_app = RequestGauges::of(&STATS).enter();
-/// assert_eq!((STATS.calling(), STATS.writing()), (1, 0));
+/// assert_eq!((STATS.calling().get(), STATS.writing().get()), (1, 0));
 /// let counts: &dyn RequestCounts = &STATS;
 /// assert_eq!((counts.calling(), counts.writing()), (1, 0));
 /// ```
