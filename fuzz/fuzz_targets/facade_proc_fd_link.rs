@@ -15,7 +15,11 @@ fuzz_target!(|data: &[u8]| {
         assert!(digits.iter().all(u8::is_ascii_digit));
         // Leading zeros aside, the number reads back as written.
         let trimmed: Vec<u8> = digits.iter().copied().skip_while(|&d| d == b'0').collect();
-        let want = if trimmed.is_empty() { b"0".to_vec() } else { trimmed };
+        let want = if trimmed.is_empty() {
+            b"0".to_vec()
+        } else {
+            trimmed
+        };
         assert_eq!(n.to_string().as_bytes(), &want[..]);
     }
 });
