@@ -325,7 +325,10 @@ fn ruby_test_unix_with_a_path_that_is_not_utf8() {
         let s = stats.get(&key).expect("found under the display form");
         assert_eq!((s.active, s.queued), want);
         assert_eq!(d.unix_listener_stats(&[path.as_os_str()]).unwrap(), stats);
-        assert_eq!(d.unix_listener_stats(&[path.clone()]).unwrap(), stats);
+        assert_eq!(
+            d.unix_listener_stats(std::slice::from_ref(&path)).unwrap(),
+            stats
+        );
         assert_eq!(d.unix_listener_stats_proc(&[&path]).unwrap(), stats);
         if let Some(rb) = ruby_one_path(path.as_os_str()) {
             assert_eq!(rb, (1, want.0, want.1), "Ruby on the same path");

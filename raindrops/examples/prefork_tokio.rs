@@ -223,16 +223,15 @@ fn spawn_worker(shared: &Shared, listener: Option<&TcpListener>, addr: SocketAdd
 
 /// A signal set of `signals`.
 fn signal_set(signals: &[libc::c_int]) -> libc::sigset_t {
-    // SAFETY: an all-zero sigset_t is a valid value to initialise;
-    // sigemptyset/sigaddset only write to the set we own.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for &s in signals {
-            libc::sigaddset(&mut set, s);
-        }
-        set
+    // SAFETY: an all-zero sigset_t is a valid value to initialise.
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: sigemptyset only writes to the set we own.
+    unsafe { libc::sigemptyset(&mut set) };
+    for &s in signals {
+        // SAFETY: sigaddset only writes to the set we own.
+        unsafe { libc::sigaddset(&mut set, s) };
     }
+    set
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

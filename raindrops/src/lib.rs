@@ -59,7 +59,7 @@ mod aggregate_handle;
 mod error;
 #[cfg(all(feature = "tower", feature = "diag"))]
 mod layer;
-#[cfg(feature = "diag")]
+#[cfg(all(feature = "diag", feature = "http"))]
 mod listener_names;
 #[cfg(feature = "diag")]
 mod own;

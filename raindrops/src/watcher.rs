@@ -400,6 +400,8 @@ pub(crate) struct Ticks {
     inner: Mutex<TickState>,
 }
 
+// The streams' half is used by the tower service's tail body.
+#[cfg_attr(not(feature = "tower"), allow(dead_code))]
 #[derive(Default)]
 struct TickState {
     count: u64,
@@ -409,6 +411,7 @@ struct TickState {
 }
 
 /// What a waiting stream learns from [`Ticks::poll`].
+#[cfg_attr(not(feature = "tower"), allow(dead_code))]
 pub(crate) enum Tick {
     /// A sample newer than the one the stream saw.
     New(u64),
@@ -418,6 +421,7 @@ pub(crate) enum Tick {
     Closed,
 }
 
+#[cfg_attr(not(feature = "tower"), allow(dead_code))]
 impl Ticks {
     fn tick(&self) {
         let wake: Vec<Waker> = {
@@ -478,6 +482,7 @@ impl Ticks {
     }
 }
 
+#[cfg_attr(not(feature = "tower"), allow(dead_code))]
 impl Inner {
     /// Writes the tail line of the last sample into `line`; whether one
     /// was due.

@@ -4,6 +4,7 @@
 use ::core::convert::Infallible;
 use ::core::pin::Pin;
 use ::core::task::{Context, Poll};
+use std::boxed::Box;
 use std::string::String;
 use std::sync::Arc;
 
@@ -98,7 +99,8 @@ pub struct WatcherBody {
 
 enum Kind {
     Full(Option<Bytes>),
-    Tail(TailStream),
+    // Boxed: a tail holds its address (up to 512 bytes), pages do not.
+    Tail(Box<TailStream>),
 }
 
 struct TailStream {
@@ -130,12 +132,12 @@ impl WatcherBody {
     fn tail(inner: Arc<Inner>, tail: Tail) -> Self {
         let (id, seen) = inner.ticks.subscribe();
         WatcherBody {
-            kind: Kind::Tail(TailStream {
+            kind: Kind::Tail(Box::new(TailStream {
                 inner,
                 tail,
                 id,
                 seen,
-            }),
+            })),
         }
     }
 }

@@ -198,35 +198,19 @@ fn round(flavour: Flavour, delays: &[u64]) -> Option<Option<(String, String)>> {
 /// Passes `fd` over a Unix socket (SCM_RIGHTS), as Ruby's `recv_io` takes
 /// it.
 fn send_fd(sock: &UnixStream, fd: &OwnedFd) {
-    use std::os::fd::AsRawFd;
-    let mut byte = [0u8; 1];
-    let mut iov = libc::iovec {
-        iov_base: byte.as_mut_ptr().cast(),
-        iov_len: 1,
-    };
-    // CMSG_SPACE(sizeof(int)) fits in 64 bytes, aligned for cmsghdr.
-    let mut control = [0u64; 8];
-    // SAFETY: an all-zero msghdr is valid; its pointers are set below to
-    // buffers that outlive the sendmsg call.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr().cast();
-    // SAFETY: CMSG_SPACE is a pure computation.
-    msg.msg_controllen = unsafe { libc::CMSG_SPACE(4) } as usize;
-    // SAFETY: msg_control points to `control`, at least CMSG_SPACE(4)
-    // bytes, so the first header and its data fit; CMSG_FIRSTHDR returns a
-    // pointer into it (not null, as the length is non-zero).
-    unsafe {
-        let c = libc::CMSG_FIRSTHDR(&msg);
-        (*c).cmsg_level = libc::SOL_SOCKET;
-        (*c).cmsg_type = libc::SCM_RIGHTS;
-        (*c).cmsg_len = libc::CMSG_LEN(4) as usize;
-        std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<libc::c_int>(), fd.as_raw_fd());
-    }
-    // SAFETY: `msg` describes valid buffers; the descriptors are open.
-    let n = unsafe { libc::sendmsg(sock.as_raw_fd(), &msg, 0) };
-    assert_eq!(n, 1, "sendmsg: {}", std::io::Error::last_os_error());
+    use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags, sendmsg};
+    let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    let fds = [fd.as_fd()];
+    assert!(control.push(SendAncillaryMessage::ScmRights(&fds)));
+    let n = sendmsg(
+        sock,
+        &[std::io::IoSlice::new(b"x")],
+        &mut control,
+        SendFlags::empty(),
+    )
+    .unwrap();
+    assert_eq!(n, 1);
 }
 
 fn differential(flavour: Flavour) {
