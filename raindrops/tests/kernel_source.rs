@@ -123,9 +123,10 @@ fn own_listeners_are_inherited_across_fork() {
     let tl = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = tl.local_addr().unwrap().to_string();
     let (mut r, w) = UnixStream::pair().unwrap();
-    // SAFETY: the child only queries the kernel, writes its answer to the
-    // pipe and leaves with _exit; it takes no lock held by another thread
-    // of the parent (the test harness's threads hold none we use).
+    // SAFETY: the child only allocates (glibc resets its allocator's locks
+    // in the child), queries the kernel, writes its answer to the socket
+    // and leaves with _exit, touching no state of the parent's other
+    // threads.
     let pid = unsafe { libc::fork() };
     assert!(pid >= 0);
     if pid == 0 {
