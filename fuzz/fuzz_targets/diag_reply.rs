@@ -4,7 +4,7 @@
 //! over a sequence of received datagrams, each with what `recvfrom`
 //! reported (length, sender), feeding the counting code of the queries
 //! (`TcpCounter`/`UnixCounter`, the attribution rules the socket queries
-//! call).
+//! call, with the accept-queue waits read from `tcp_info`).
 //!
 //! Input: the request's sequence number (`u32`, little-endian), then each
 //! datagram as `ctl: u8`, `len: u16` (little-endian) and `len` bytes.
@@ -130,7 +130,7 @@ fn tcp<const N: usize>(
     frames: &[Frame<'_>],
     addrs: &[SocketAddr],
 ) -> Option<TcpTable<N>> {
-    let query = TcpQuery::new().with_syn_recv(true);
+    let query = TcpQuery::new().with_syn_recv(true).with_queue_wait(true);
     let counter = TcpCounter::new(addrs, &query);
     let mut t = TcpTable::<N>::new();
     counter.start(&mut t).ok()?;
@@ -143,6 +143,8 @@ fn tcp<const N: usize>(
     });
     counter.finish(&mut t);
     assert!(t.len() <= N);
+    // The accept-queue waits were asked for: every row knows its oldest.
+    assert!(t.iter().all(|(_, s)| s.queue_wait_oldest_ms.is_some()));
     let ok = |e: &End| !matches!(e, End::Failed { .. });
     (ok(&a) && ok(&b)).then_some(t)
 }

@@ -15,7 +15,8 @@ use core::time::Duration;
 use libfuzzer_sys::fuzz_target;
 use raindrops_core::{Aggregate, Family, ListenStats, Listener};
 use raindrops_http::{
-    Body, ListenerVisitor, Request, Router, StatsSource, Summary, Timestamp, Watcher, Which,
+    Body, ChartPoint, ChartVisitor, ListenerVisitor, Request, Router, StatsSource, Summary,
+    Timestamp, Watcher, Which,
 };
 
 struct Fixed {
@@ -57,6 +58,25 @@ impl Watcher for Fixed {
         self.resets += 1;
         self.current(addr).is_some()
     }
+    /// Extremes for the charts: the widest time span, the largest counts.
+    fn recent(&self, addr: &str, visit: &mut ChartVisitor<'_>) -> ControlFlow<()> {
+        if self.current(addr).is_none() {
+            return ControlFlow::Continue(());
+        }
+        for (secs, n, backlog) in [
+            (i64::MIN, 0, None),
+            (0, u32::MAX, Some(u32::MAX)),
+            (i64::MAX, 1, Some(0)),
+        ] {
+            visit(&ChartPoint {
+                at: Timestamp::new(secs, 0),
+                active: n,
+                queued: n,
+                backlog,
+            })?;
+        }
+        ControlFlow::Continue(())
+    }
 }
 
 impl StatsSource for Fixed {
@@ -90,7 +110,11 @@ fuzz_target!(|data: &[u8]| {
                 Family::Tcp4,
                 ListenStats::new(3, 4).with_drops(5).with_backlog(6),
             ),
-            Listener::new("[::1]:1", Family::Tcp6, ListenStats::new(u32::MAX, u32::MAX)),
+            Listener::new(
+                "[::1]:1",
+                Family::Tcp6,
+                ListenStats::new(u32::MAX, u32::MAX),
+            ),
         ],
         agg: [0u64, 1, 7, 1 << 40, u64::MAX].into_iter().collect(),
         resets: 0,

@@ -23,7 +23,12 @@ fuzz_target!(|data: &[u8]| {
         if let Some(table) = data.get(HEADER_LEN..HEADER_LEN + len) {
             if let Ok(names) = SlotNames::parse(table, h.names_count as usize) {
                 assert_eq!(names.iter().count(), h.names_count as usize);
-                assert!(names.iter().flatten().all(|n| n.len() <= raindrops_shm::MAX_NAME_LEN));
+                assert!(
+                    names
+                        .iter()
+                        .flatten()
+                        .all(|n| n.len() <= raindrops_shm::MAX_NAME_LEN)
+                );
             }
         }
     }

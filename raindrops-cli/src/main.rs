@@ -16,7 +16,10 @@ mod counters;
 mod fail;
 mod json;
 mod listeners;
+mod namespaces;
+mod ns_select;
 mod out;
+mod overflows;
 mod rubyfmt;
 mod sample;
 mod serve;
@@ -28,14 +31,20 @@ use fail::Failure;
 const EXAMPLES: &str = "\
 Examples:
   raindrops                               every TCP and Unix listener of this machine
+  raindrops :8080 localhost:9000          every listener on port 8080; 127.0.0.1/::1 port 9000
   raindrops listeners 0.0.0.0:80 /run/app.sock
-  raindrops listeners --format json --queued-only
+  raindrops --include :8000-8100 --exclude '/run/user/*'
+  raindrops listeners --format json --no-active
+  raindrops listeners --all-namespaces -p every container's listeners with their processes
   raindrops watch -d 1 -t 5 0.0.0.0:80    a line per second while 5+ connections wait
   raindrops watch -d 0 -n 2000 0.0.0.0:80 2000 samples back to back
   raindrops serve --listen 127.0.0.1:9187 Watcher pages, /metrics, /_raindrops
   raindrops connections 0.0.0.0:80       connections of a listener with rtt, cwnd, ...
   raindrops counters shm:myapp           counters an application keeps in shared memory
-  raindrops check --max-saturation 0.8   exit 3 if any listener drops or fills up
+  raindrops check                        exit 3 if a listener's queue overflowed or is full
+
+Without names, TCP listeners on ephemeral ports (ip_local_port_range) are left out:
+--all-ports shows them, --include :PORT shows some.
 
 Exit status: 0 success, 1 system failure, 2 bad usage or input, 3 check found a
 problem, 130 interrupted (SIGINT). A closed output pipe ends the command quietly.";
@@ -48,10 +57,19 @@ problem, 130 interrupted (SIGINT). A closed output pipe ends the command quietly
 /// from the kernel over netlink sock_diag. Without a command, lists every
 /// listener.
 #[derive(Parser, Debug)]
-#[command(name = "raindrops", version, after_help = EXAMPLES, max_term_width = 100)]
+#[command(
+    name = "raindrops",
+    version,
+    after_help = EXAMPLES,
+    max_term_width = 100,
+    args_conflicts_with_subcommands = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// Without a command: the arguments of `listeners`.
+    #[command(flatten)]
+    listeners: listeners::ListenersArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -79,14 +97,21 @@ enum Command {
     Connections(connections::ConnectionsArgs),
     /// Show the counters of a shared memory region or file.
     Counters(counters::CountersArgs),
-    /// Exit 3 if a TCP listener drops connections (or fills its queue).
+    /// Exit 3 if a listener's accept queue overflowed or is full.
     ///
-    /// Takes two samples --interval seconds apart and reports each TCP
-    /// listener whose drop counter grew in between, or, with
-    /// --max-saturation, whose queued/backlog reached the ratio. Prints
-    /// nothing and exits 0 when all is well: fit for cron and health checks.
-    /// (On a TCP_DEFER_ACCEPT listener the kernel counts every handshake's
-    /// bare ACK as a drop: check such listeners with --ignore-drops.)
+    /// Takes two samples --interval seconds apart and reports each listener
+    /// whose accept queue overflowed in between ("overflowed N times"), or
+    /// was full in either sample ("full: 17/16": Linux lets the queue hold
+    /// backlog + 1), or with --max-saturation reached queued/backlog RATIO.
+    /// Prints nothing and exits 0 when all is well: fit for cron and health
+    /// checks.
+    ///
+    /// Overflows are the listener's drops split with the namespace's TcpExt
+    /// counters (ListenOverflows, TCPDeferAcceptDrop): a healthy
+    /// TCP_DEFER_ACCEPT listener, whose drops grow with every connection, does
+    /// not fire. The split is exact unless several listeners dropped while
+    /// both overflows and deferred ACKs happened; such lines say "estimated".
+    /// Safe to alert on: overflows and full queues, not raw drops.
     Check(check::CheckArgs),
 }
 
@@ -114,12 +139,7 @@ fn parse() -> Cli {
 fn main() {
     let cli = parse();
     let result = match &cli.command {
-        None => listeners::run(&listeners::ListenersArgs {
-            format: listeners::Format::Table,
-            queued_only: false,
-            syn_recv: false,
-            names: Vec::new(),
-        }),
+        None => listeners::run(&cli.listeners),
         Some(Command::Listeners(a)) => listeners::run(a),
         Some(Command::Watch(a)) => watch::run(a),
         Some(Command::Serve(a)) => serve::run(a),

@@ -36,8 +36,9 @@ fn push_s(out: &mut String, s: &str, width: usize) {
     let _ = write!(out, "{s:>width$}");
 }
 
-/// The header line, printed on stderr.
-pub(crate) fn header(width: usize, drops: bool) -> String {
+/// The header line, printed on stderr, with the titles of `extra`
+/// columns after Ruby's.
+pub(crate) fn header(width: usize, extra: &[&str]) -> String {
     let mut out = String::new();
     push_s(&mut out, "timestamp", 20);
     out.push(' ');
@@ -46,16 +47,17 @@ pub(crate) fn header(width: usize, drops: bool) -> String {
     push_s(&mut out, "active", 10);
     out.push(' ');
     push_s(&mut out, "queued", 10);
-    if drops {
+    for title in extra {
         out.push(' ');
-        push_s(&mut out, "drops", 10);
+        push_s(&mut out, title, 10);
     }
     out.push('\n');
     out
 }
 
-/// One sample line: `%20s % Ns % 10u % 10u\n` (plus `% 10u` for drops when
-/// asked; `-` where a listener has no drop counter).
+/// One sample line: `%20s % Ns % 10u % 10u\n`, plus a `% 10u` per
+/// `extra` column asked for (drops, the oldest wait), `-` where a
+/// listener does not know the value.
 pub(crate) fn sample_line(
     out: &mut String,
     time: &str,
@@ -63,7 +65,7 @@ pub(crate) fn sample_line(
     width: usize,
     active: u64,
     queued: u64,
-    drops: Option<Option<u64>>,
+    extra: &[Option<u64>],
 ) {
     push_s(out, time, 20);
     out.push(' ');
@@ -78,15 +80,11 @@ pub(crate) fn sample_line(
     push_u10(out, active);
     out.push(' ');
     push_u10(out, queued);
-    match drops {
-        None => {}
-        Some(Some(d)) => {
-            out.push(' ');
-            push_u10(out, d);
-        }
-        Some(None) => {
-            out.push(' ');
-            push_s(out, "-", 10);
+    for v in extra {
+        out.push(' ');
+        match v {
+            Some(v) => push_u10(out, *v),
+            None => push_s(out, "-", 10),
         }
     }
     out.push('\n');
@@ -114,24 +112,34 @@ mod tests {
             14,
             1,
             0,
-            None,
+            &[],
         );
         assert_eq!(
             s,
             "2026-11-29T21:42:23Z 127.0.0.1:8080          1          0\n"
         );
         let mut s = String::new();
-        sample_line(&mut s, "t", "@a\nb", 7, 0, 0, None);
+        sample_line(&mut s, "t", "@a\nb", 7, 0, 0, &[]);
         assert_eq!(s, "                   t @a\\x0ab          0          0\n");
         let mut s = String::new();
-        sample_line(&mut s, "t", &"/".repeat(70_000), 35, 0, 0, None);
+        sample_line(&mut s, "t", &"/".repeat(70_000), 35, 0, 0, &[]);
         assert_eq!(s.len(), 20 + 1 + 70_000 + 22 + 1);
         let mut s = String::new();
-        sample_line(&mut s, "t", "a", 7, 1234567890, 12345678901, None);
+        sample_line(&mut s, "t", "a", 7, 1234567890, 12345678901, &[]);
         assert_eq!(s, "                   t       a  1234567890  12345678901\n");
         assert_eq!(
-            header(7, false),
+            header(7, &[]),
             "           timestamp address     active     queued\n"
+        );
+        assert_eq!(
+            header(7, &["drops", "oldest_ms"]),
+            "           timestamp address     active     queued      drops  oldest_ms\n"
+        );
+        let mut s = String::new();
+        sample_line(&mut s, "t", "a", 7, 1, 2, &[None, Some(1500)]);
+        assert_eq!(
+            s,
+            "                   t       a          1          2          -       1500\n"
         );
     }
 }

@@ -31,9 +31,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, broadcast, mpsc};
 
 use crate::fail::{Failure, Outcome};
-use crate::listeners::tcp_query;
+use crate::namespaces::{NsArgs, Sampling, Shown};
 use crate::out;
-use crate::sample::Sampler;
 
 /// Arguments of `serve`.
 #[derive(Args, Debug)]
@@ -50,6 +49,9 @@ pub(crate) struct ServeArgs {
     /// Seconds a client has to send its request headers.
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
     pub(crate) timeout: f64,
+    /// Other network namespaces and owning processes.
+    #[command(flatten)]
+    pub(crate) ns: NsArgs,
     /// TCP addresses and Unix socket paths to watch; none means every listener.
     #[arg(value_name = "ADDR|PATH")]
     pub(crate) names: Vec<String>,
@@ -58,8 +60,12 @@ pub(crate) struct ServeArgs {
 /// What the sampler thread and the request handlers share.
 struct Shared {
     watcher: WatcherState,
+    /// The namespace's TcpExt counters of the last sample.
+    netstat: Vec<Metric<'static>>,
     /// The last sampling failure, answered as 503 until a sample succeeds.
     error: Option<SourceError>,
+    /// Every namespace's listeners, when sampled by namespace.
+    ns: Shown,
 }
 
 type State = Arc<Mutex<Shared>>;
@@ -82,10 +88,17 @@ impl StatsSource for Source<'_> {
         }
     }
     fn listeners(&self, visit: &mut ListenerVisitor<'_>) -> ControlFlow<()> {
-        StatsSource::listeners(&self.0.watcher, visit)
+        match self.0.ns.visit(visit) {
+            Some(flow) => flow,
+            None => StatsSource::listeners(&self.0.watcher, visit),
+        }
     }
     fn metrics(&self, visit: &mut dyn FnMut(&Metric<'_>) -> ControlFlow<()>) -> ControlFlow<()> {
-        self.0.watcher.metrics(visit)
+        self.0.watcher.metrics(visit)?;
+        for m in &self.0.netstat {
+            visit(m)?;
+        }
+        self.0.ns.metrics(visit)
     }
     fn histograms(
         &self,
@@ -166,15 +179,19 @@ pub(crate) fn run(args: &ServeArgs) -> Outcome {
             args.max_connections
         )));
     }
-    let mut sampler = Sampler::new(&args.names, tcp_query(false, false))?;
-    sampler.warn_not_listening();
+    let mut sampler = Sampling::new(&args.names, &args.ns)?;
     let first = sampler.sample()?;
     let start = Timestamp::now();
     let mut watcher = WatcherState::new(start, delay);
     watcher.record(start, first.iter().map(|l| l.as_ref()));
+    let mut ns = Shown::default();
+    sampler.publish(&mut ns);
+    let netstat = netstat_of(&sampler);
     let state: State = Arc::new(Mutex::new(Shared {
         watcher,
+        netstat,
         error: None,
+        ns,
     }));
     let (ticks, _) = broadcast::channel::<()>(16);
 
@@ -208,8 +225,17 @@ pub(crate) fn run(args: &ServeArgs) -> Outcome {
     runtime.block_on(accept_loop(listener, ctx, args.max_connections, timeout))
 }
 
+/// The namespace counters read with the sampler's last sample.
+fn netstat_of(sampler: &Sampling) -> Vec<Metric<'static>> {
+    sampler
+        .overflow_watch()
+        .and_then(|w| w.netstat())
+        .map(crate::overflows::netstat_metrics)
+        .unwrap_or_default()
+}
+
 fn sample_forever(
-    mut sampler: Sampler,
+    mut sampler: Sampling,
     state: State,
     ticks: broadcast::Sender<()>,
     delay: Duration,
@@ -228,6 +254,8 @@ fn sample_forever(
                 shared
                     .watcher
                     .record(now, listeners.iter().map(|l| l.as_ref()));
+                sampler.publish(&mut shared.ns);
+                shared.netstat = netstat_of(&sampler);
                 shared.error = None;
             }
             Err(e) => {

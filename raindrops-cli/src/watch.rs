@@ -1,6 +1,7 @@
 //! `raindrops watch`: the successor of the Ruby gem's
 //! `examples/linux-listener-stats.rb`, with byte-identical sample lines.
 
+use std::ffi::OsString;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -15,7 +16,7 @@ use crate::fail::{Failure, Outcome};
 use crate::listeners::tcp_query;
 use crate::out;
 use crate::rubyfmt;
-use crate::sample::Sampler;
+use crate::sample::{Sampler, SelectionArgs};
 
 /// Arguments of `watch`.
 #[derive(Args, Debug)]
@@ -41,12 +42,21 @@ pub(crate) struct WatchArgs {
     /// TCP_DEFER_ACCEPT listener also every handshake's bare ACK).
     #[arg(long)]
     pub(crate) drops: bool,
+    /// Add a column with how long the oldest connection in each TCP
+    /// listener's accept queue has waited, in milliseconds (asks the
+    /// kernel for tcp_info of the listener's connections while a queue is
+    /// not empty).
+    #[arg(short = 'w', long)]
+    pub(crate) queue_wait: bool,
     /// Watch every listener (needed when no ADDR|PATH is given).
     #[arg(short, long)]
     pub(crate) all: bool,
-    /// TCP addresses and Unix socket paths to watch.
+    #[command(flatten)]
+    pub(crate) selection: SelectionArgs,
+    /// TCP addresses, selectors (:80, localhost:80) and Unix socket paths
+    /// to watch.
     #[arg(value_name = "ADDR|PATH")]
-    pub(crate) names: Vec<String>,
+    pub(crate) names: Vec<OsString>,
 }
 
 enum Event {
@@ -156,7 +166,7 @@ fn dump(label: &str, agg: &Aggregate) -> String {
 
 /// Runs `watch`.
 pub(crate) fn run(args: &WatchArgs) -> Outcome {
-    if args.names.is_empty() && !args.all {
+    if args.names.is_empty() && !args.all && args.selection.include.is_empty() {
         return Err(Failure::Usage(
             "no listener given: name ADDR|PATH..., or --all for every listener".into(),
         ));
@@ -171,7 +181,8 @@ pub(crate) fn run(args: &WatchArgs) -> Outcome {
         None => None,
     };
     let threshold = args.threshold.unwrap_or(-1);
-    let mut sampler = Sampler::new(&args.names, tcp_query(false, false))?;
+    let query = tcp_query(false, false).with_queue_wait(args.queue_wait);
+    let mut sampler = Sampler::new(&args.names, query)?.with_selection(&args.selection)?;
     let events = signals(delay.is_some())?;
     let mut aggregates = delay.map(|_| PerListener::default());
     if aggregates.is_some() {
@@ -181,15 +192,16 @@ pub(crate) fn run(args: &WatchArgs) -> Outcome {
         ));
     }
     sampler.warn_not_listening();
-    // With named listeners the column fits their names (as in Ruby); with
-    // --all, the names of the first sample.
+    // The column fits the names given (as in Ruby) and those the first
+    // sample shows (--all, selectors).
     let mut first = Some(sampler.sample()?);
-    let width = if args.names.is_empty() {
-        rubyfmt::address_width(first.iter().flatten().map(|l| l.name.as_str()))
-    } else {
-        rubyfmt::address_width(sampler.names())
-    };
-    out::stderr(&rubyfmt::header(width, args.drops));
+    let shown = first.iter().flatten().map(|l| l.name.as_str());
+    let width = rubyfmt::address_width(sampler.names().chain(shown));
+    let titles: Vec<&str> = [(args.drops, "drops"), (args.queue_wait, "oldest_ms")]
+        .iter()
+        .filter_map(|&(on, t)| on.then_some(t))
+        .collect();
+    out::stderr(&rubyfmt::header(width, &titles));
 
     let start = Instant::now();
     let mut samples = 0u64;
@@ -212,8 +224,14 @@ pub(crate) fn run(args: &WatchArgs) -> Outcome {
             if i128::from(queued) < i128::from(threshold) {
                 continue;
             }
-            let drops = args.drops.then_some(l.stats.drops);
-            rubyfmt::sample_line(&mut text, &now, &l.name, width, active, queued, drops);
+            let extra: Vec<Option<u64>> = [
+                (args.drops, l.stats.drops),
+                (args.queue_wait, l.stats.queue_wait_oldest_ms.map(u64::from)),
+            ]
+            .into_iter()
+            .filter_map(|(on, v)| on.then_some(v))
+            .collect();
+            rubyfmt::sample_line(&mut text, &now, &l.name, width, active, queued, &extra);
         }
         out::stdout(&text)?;
         samples += 1;

@@ -3,10 +3,12 @@
 use core::fmt;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
-/// Why a listener address string was refused (see [`parse_tcp_addr`]).
+/// Why a listener address string (or a selector) was refused (see
+/// [`parse_tcp_addr`] and [`Selector::parse`](crate::Selector::parse)).
 ///
 /// A `Copy` value with no allocation; callers that own the input string
-/// name it in their own error (raindrops-diag does).
+/// name it in their own error (raindrops-diag does). Each variant names
+/// one fault, so that the message says what to change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum AddrError {
@@ -16,12 +18,21 @@ pub enum AddrError {
     MissingPort,
     /// The port is not a decimal number from 0 to 65535.
     InvalidPort,
-    /// An IPv6 address starts with `[` but has no `]`, or `]` is not
-    /// followed by `:port`.
+    /// An IPv6 address starts with `[` but has no `]`.
     MissingBracket,
+    /// A `]` without a `[` before it.
+    UnexpectedBracket,
+    /// Something other than `:port` follows the `]` of an IPv6 address
+    /// (`"[::1]80"`, `"[1:::]5"`).
+    MissingColon,
+    /// An IPv6 address without brackets (`"::1:80"`): its port cannot be
+    /// told apart from its last group.
+    UnbracketedIpv6,
     /// The host part is not a numeric IPv4 address or a bracketed IPv6
     /// address (host names are not resolved).
     InvalidAddress,
+    /// A port range whose first port is above its last (`":9000-8000"`).
+    ReversedRange,
 }
 
 impl fmt::Display for AddrError {
@@ -30,8 +41,16 @@ impl fmt::Display for AddrError {
             AddrError::Empty => "empty address",
             AddrError::MissingPort => "port not found (expected ADDRESS:PORT)",
             AddrError::InvalidPort => "invalid port (expected 0 to 65535)",
-            AddrError::MissingBracket => "unbalanced brackets (expected [IPV6]:PORT)",
+            AddrError::MissingBracket => {
+                "missing ']' after the IPv6 address (expected [IPV6]:PORT)"
+            }
+            AddrError::UnexpectedBracket => "']' without a '[' before it (expected [IPV6]:PORT)",
+            AddrError::MissingColon => "expected ':PORT' right after ']'",
+            AddrError::UnbracketedIpv6 => {
+                "an IPv6 address needs brackets around it (expected [IPV6]:PORT)"
+            }
             AddrError::InvalidAddress => "not a numeric IPv4 address or bracketed IPv6 address",
+            AddrError::ReversedRange => "port range ends before it starts (expected FIRST-LAST)",
         })
     }
 }
@@ -53,9 +72,32 @@ impl core::error::Error for AddrError {}
 /// assert_eq!(parse_tcp_addr("127.0.0.1"), Err(AddrError::MissingPort));
 /// assert_eq!(parse_tcp_addr("127.0.0.1:65536"), Err(AddrError::InvalidPort));
 /// assert_eq!(parse_tcp_addr("[::1:80"), Err(AddrError::MissingBracket));
+/// assert_eq!(parse_tcp_addr("[1:::]5"), Err(AddrError::MissingColon));
+/// assert_eq!(parse_tcp_addr("::1:80"), Err(AddrError::UnbracketedIpv6));
 /// assert_eq!(parse_tcp_addr("localhost:80"), Err(AddrError::InvalidAddress));
 /// ```
 pub fn parse_tcp_addr(s: &str) -> Result<SocketAddr, AddrError> {
+    let (host, port) = split_host_port(s)?;
+    let port = parse_port(port)?;
+    Ok(match host {
+        Host::V4(ip) => SocketAddr::V4(SocketAddrV4::new(ip, port)),
+        Host::V6(ip) => SocketAddr::V6(SocketAddrV6::new(ip, port, 0, 0)),
+    })
+}
+
+/// The host part of an address string, parsed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Host {
+    V4(Ipv4Addr),
+    V6(Ipv6Addr),
+}
+
+/// Splits `HOST:PORT` or `[IPV6%SCOPE]:PORT` and parses the host; the
+/// port is returned as text (a number or, for selectors, a range).
+///
+/// The structure is checked before the address, so that the error names
+/// the first thing to change: `"[1:::]5"` lacks the `:` before its port.
+pub(crate) fn split_host_port(s: &str) -> Result<(Host, &str), AddrError> {
     if s.is_empty() {
         return Err(AddrError::Empty);
     }
@@ -68,7 +110,7 @@ pub fn parse_tcp_addr(s: &str) -> Result<SocketAddr, AddrError> {
             return Err(if after.is_empty() {
                 AddrError::MissingPort
             } else {
-                AddrError::MissingBracket
+                AddrError::MissingColon
             });
         };
         let host = match inside.find('%') {
@@ -77,11 +119,10 @@ pub fn parse_tcp_addr(s: &str) -> Result<SocketAddr, AddrError> {
             None => inside,
         };
         let ip: Ipv6Addr = host.parse().map_err(|_| AddrError::InvalidAddress)?;
-        let port = parse_port(port)?;
-        return Ok(SocketAddr::V6(SocketAddrV6::new(ip, port, 0, 0)));
+        return Ok((Host::V6(ip), port));
     }
     if s.contains(']') {
-        return Err(AddrError::MissingBracket);
+        return Err(AddrError::UnexpectedBracket);
     }
     let Some(colon) = s.rfind(':') else {
         return Err(AddrError::MissingPort);
@@ -89,14 +130,14 @@ pub fn parse_tcp_addr(s: &str) -> Result<SocketAddr, AddrError> {
     let (host, port) = (&s[..colon], &s[colon + 1..]);
     if host.contains(':') {
         // An IPv6 address without brackets: the port cannot be told apart.
-        return Err(AddrError::MissingBracket);
+        return Err(AddrError::UnbracketedIpv6);
     }
     let ip: Ipv4Addr = host.parse().map_err(|_| AddrError::InvalidAddress)?;
-    let port = parse_port(port)?;
-    Ok(SocketAddr::V4(SocketAddrV4::new(ip, port)))
+    Ok((Host::V4(ip), port))
 }
 
-fn parse_port(s: &str) -> Result<u16, AddrError> {
+/// A decimal port from 0 to 65535 (digits only, at most 5 of them).
+pub(crate) fn parse_port(s: &str) -> Result<u16, AddrError> {
     if s.is_empty() {
         return Err(AddrError::MissingPort);
     }
@@ -165,10 +206,15 @@ mod tests {
             ("1.2.3.4:000080", InvalidPort),
             ("[::1]", MissingPort),
             ("[::1]:", MissingPort),
-            ("[::1]x:80", MissingBracket),
+            ("[::1]x:80", MissingColon),
+            ("[1:::]5", MissingColon),
+            ("[::1]80", MissingColon),
             ("[::1:80", MissingBracket),
-            ("::1]:80", MissingBracket),
-            ("::1:80", MissingBracket),
+            ("[::1", MissingBracket),
+            ("::1]:80", UnexpectedBracket),
+            ("1.2.3.4]:80", UnexpectedBracket),
+            ("::1:80", UnbracketedIpv6),
+            ("fe80::1%eth0:80", UnbracketedIpv6),
             ("[::1%]:80", InvalidAddress),
             ("[1.2.3.4]:80", InvalidAddress),
             ("localhost:80", InvalidAddress),

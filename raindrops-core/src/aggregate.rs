@@ -154,7 +154,11 @@ impl Aggregate {
     }
 
     /// The exact sum of the squared samples, or `None` once it no longer fits
-    /// a `u128` (samples near `u64::MAX`). The Ruby gem computes its standard
+    /// a `u128` (samples near `u64::MAX`; the variance then comes from
+    /// Welford's update, or, in a snapshot of an
+    /// [`AtomicAggregate`](crate::AtomicAggregate), from the sums in
+    /// floating point, where samples far from 0 with a small spread lose
+    /// precision). The Ruby gem computes its standard
     /// deviation from this and [`sum`](Self::sum); renderers that must print
     /// Ruby's digits use them, everything else uses
     /// [`std_dev`](Self::std_dev).
@@ -267,7 +271,9 @@ impl Aggregate {
     /// [`AtomicAggregate`](crate::AtomicAggregate). The mean and `m2` are
     /// derived without cancellation: with `sum = q * n + r`,
     /// `m2 = sum_squares - q^2 n - 2 q r - r^2 / n` where every integer term
-    /// is exact.
+    /// is exact. A sum of squares beyond a `u128` comes as its `f64`
+    /// rounding, and `m2` is then `sum_squares - sum^2 / n` in floating
+    /// point.
     #[allow(clippy::too_many_arguments)]
     #[cfg_attr(not(target_has_atomic = "64"), allow(dead_code))]
     pub(crate) fn from_moments(
@@ -275,7 +281,7 @@ impl Aggregate {
         min: u64,
         max: u64,
         sum: u128,
-        sum_squares: u128,
+        sum_squares: Result<u128, f64>,
         outliers_low: u64,
         buckets: [u64; HISTOGRAM_BUCKETS],
     ) -> Self {
@@ -284,8 +290,8 @@ impl Aggregate {
             min,
             max,
             sum,
-            sum_squares,
-            squares_saturated: false,
+            sum_squares: sum_squares.unwrap_or(u128::MAX),
+            squares_saturated: sum_squares.is_err(),
             mean: 0.0,
             m2: 0.0,
             outliers_low,
@@ -296,7 +302,13 @@ impl Aggregate {
             return a;
         }
         a.mean = exact_mean(count, sum);
-        a.m2 = exact_m2(count, sum, sum_squares);
+        a.m2 = match sum_squares {
+            Ok(exact) => exact_m2(count, sum, exact),
+            Err(approx) => {
+                let m2 = approx - (sum as f64) * (sum as f64) / count as f64;
+                if m2 > 0.0 { m2 } else { 0.0 }
+            }
+        };
         a
     }
 }
@@ -434,7 +446,7 @@ mod tests {
             a.min().unwrap(),
             a.max().unwrap(),
             a.sum(),
-            a.sum_of_squares().unwrap(),
+            Ok(a.sum_of_squares().unwrap()),
             a.outliers_low(),
             *a.buckets(),
         );
@@ -454,7 +466,7 @@ mod tests {
             let hist: u64 = a.buckets().iter().sum();
             prop_assert_eq!(hist + a.outliers_low(), xs.len() as u64);
             let m = Aggregate::from_moments(a.count(), a.min().unwrap(), a.max().unwrap(),
-                a.sum(), a.sum_of_squares().unwrap(), a.outliers_low(), *a.buckets());
+                a.sum(), Ok(a.sum_of_squares().unwrap()), a.outliers_low(), *a.buckets());
             prop_assert!(close(m.mean().unwrap(), mean));
             prop_assert!(close(m.variance().unwrap(), var), "{} {}", m.variance().unwrap(), var);
         }

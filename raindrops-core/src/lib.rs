@@ -13,9 +13,12 @@
 //! - [`GaugeGuard`], which increments on creation and decrements on drop;
 //! - [`Sharded`], one slot per worker for the same metric, summed on read;
 //! - [`ListenStats`], the per-listener numbers shared by the other crates,
-//!   [`Listener`] (a name, its [`Family`] and its stats), the record every
-//!   output is rendered from, and [`parse_tcp_addr`] for the address
-//!   strings that name listeners;
+//!   [`Listener`] (a name, its [`Family`] and its stats, and optionally its
+//!   [`Netns`], [`Owner`] and cgroup), the record every output is rendered
+//!   from, [`parse_tcp_addr`] for the address
+//!   strings that name listeners, and [`Selector`] and [`Selection`] for
+//!   choosing listeners as people name them (`:80`, `localhost:8080`,
+//!   `:8000-8100`, `/run/user/*`);
 //! - [`TcpState`] and [`Errno`], the kernel's vocabulary shared by the
 //!   sock_diag codec, the `tcp_info` decoder and the shared-memory layer;
 //! - [`EscapedName`] and [`SafeText`]: the one escaping rule for outside
@@ -72,12 +75,16 @@ mod errno;
 mod error;
 mod escape;
 mod guard;
+mod identity;
 mod listen_stats;
 mod listener;
 mod math;
 mod named;
+mod select;
 mod sharded;
 mod slot;
+#[cfg(target_has_atomic = "64")]
+mod sync;
 mod tcp_state;
 
 pub use addr::{AddrError, any_addr_of, is_unix_name, parse_tcp_addr};
@@ -89,9 +96,13 @@ pub use errno::Errno;
 pub use error::Error;
 pub use escape::{EscapedName, SafeText, UnescapeError, is_unsafe_char, unescape_name};
 pub use guard::GaugeGuard;
+pub use identity::{Netns, Owner};
 pub use listen_stats::ListenStats;
 pub use listener::{Family, Listener};
+// Not API: used by the fuzz targets and raindrops-http's number rendering.
+#[doc(hidden)]
 pub use math::sqrt;
+pub use select::{HostSelector, PortRange, Selection, Selector, UnixPattern, Verdict};
 pub use sharded::Sharded;
 pub use slot::{CACHE_LINE, Counter, MAX, PaddedSlot, WORD};
 pub use tcp_state::TcpState;

@@ -1,10 +1,11 @@
 //! The listener record every crate of the workspace passes around: a name,
-//! its family and its statistics.
+//! its family and its statistics, and optionally where it lives and who
+//! holds it.
 
 use core::fmt;
 use core::net::SocketAddr;
 
-use crate::ListenStats;
+use crate::{ListenStats, Netns, Owner};
 
 /// What kind of socket a listener is: a TCP socket of one address family,
 /// or a Unix stream socket.
@@ -72,23 +73,33 @@ impl fmt::Display for Family {
 }
 
 /// One listening socket as every output shows it: its name, its
-/// [`Family`] and its [`ListenStats`].
+/// [`Family`] and its [`ListenStats`]; and, where the sampler was asked to
+/// find them, its network namespace, its owning process and its cgroup.
 ///
-/// `S` is the string type of the name: `String` where a query produced
-/// it, `&str` where a renderer borrows it ([`Listener::as_ref`]). The name
-/// is the listener's display form: a canonical TCP address
-/// (`127.0.0.1:8080`, `[::1]:8080`) or a Unix socket name escaped by
-/// [`EscapedName`](crate::EscapedName) (`/run/app.sock`, `@abstract`), so
-/// it is valid UTF-8 without control characters, safe for every output.
+/// `S` is the string type of the name (and of the other strings of the
+/// record): `String` where a query produced it, `&str` where a renderer
+/// borrows it ([`Listener::as_ref`]). The name is the listener's display
+/// form: a canonical TCP address (`127.0.0.1:8080`, `[::1]:8080`) or a
+/// Unix socket name escaped by [`EscapedName`](crate::EscapedName)
+/// (`/run/app.sock`, `@abstract`), so it is valid UTF-8 without control
+/// characters, safe for every output. The other strings are display forms
+/// too.
 ///
 /// The struct is `#[non_exhaustive]`: fields are added as outputs need
-/// them; build it with [`Listener::new`].
+/// them; build it with [`Listener::new`] and the `with_` methods.
 ///
 /// ```
-/// use raindrops_core::{Family, ListenStats, Listener};
+/// use raindrops_core::{Family, ListenStats, Listener, Netns, Owner};
 /// let l = Listener::new(String::from("127.0.0.1:80"), Family::Tcp4, ListenStats::new(1, 2));
 /// let r: Listener<&str> = l.as_ref();
 /// assert_eq!((r.name, r.family.as_str(), r.stats.total()), ("127.0.0.1:80", "tcp4", 3));
+/// assert_eq!(r.netns, None); // not asked for
+///
+/// let r = r
+///     .with_netns(Netns::new(4026532000).with_name("blue"))
+///     .with_owner(Owner::new(812, "nginx"))
+///     .with_cgroup("/system.slice/nginx.service");
+/// assert_eq!(r.owner.map(|o| o.pid), Some(812));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -99,19 +110,51 @@ pub struct Listener<S> {
     pub family: Family,
     /// What the kernel reported for it.
     pub stats: ListenStats,
+    /// The network namespace it was found in, when the sampler looked at
+    /// namespaces (`None`: not asked).
+    pub netns: Option<Netns<S>>,
+    /// Its main owning process, when asked for and visible.
+    pub owner: Option<Owner<S>>,
+    /// Its cgroup v2 path, when asked for and known: the cgroup the socket
+    /// was created in (TCP), else its main owner's.
+    pub cgroup: Option<S>,
 }
 
 impl<S> Listener<S> {
-    /// A listener record.
+    /// A listener record, without namespace, owner or cgroup.
     pub const fn new(name: S, family: Family, stats: ListenStats) -> Self {
         Listener {
             name,
             family,
             stats,
+            netns: None,
+            owner: None,
+            cgroup: None,
         }
     }
 
-    /// The same record with the name borrowed.
+    /// The same record, found in network namespace `netns`.
+    #[must_use]
+    pub fn with_netns(mut self, netns: Netns<S>) -> Self {
+        self.netns = Some(netns);
+        self
+    }
+
+    /// The same record, owned by `owner`.
+    #[must_use]
+    pub fn with_owner(mut self, owner: Owner<S>) -> Self {
+        self.owner = Some(owner);
+        self
+    }
+
+    /// The same record, in cgroup `path`.
+    #[must_use]
+    pub fn with_cgroup(mut self, path: S) -> Self {
+        self.cgroup = Some(path);
+        self
+    }
+
+    /// The same record with its strings borrowed.
     pub fn as_ref(&self) -> Listener<&str>
     where
         S: AsRef<str>,
@@ -120,15 +163,22 @@ impl<S> Listener<S> {
             name: self.name.as_ref(),
             family: self.family,
             stats: self.stats,
+            netns: self.netns.as_ref().map(Netns::as_ref),
+            owner: self.owner.as_ref().map(Owner::as_ref),
+            cgroup: self.cgroup.as_ref().map(AsRef::as_ref),
         }
     }
 
-    /// The same record with the name converted by `f`.
-    pub fn map_name<T>(self, f: impl FnOnce(S) -> T) -> Listener<T> {
+    /// The same record with its strings (the name, and the namespace name,
+    /// command and cgroup where present) converted by `f`.
+    pub fn map_name<T>(self, mut f: impl FnMut(S) -> T) -> Listener<T> {
         Listener {
             name: f(self.name),
             family: self.family,
             stats: self.stats,
+            netns: self.netns.map(|n| n.map(&mut f)),
+            owner: self.owner.map(|o| o.map(&mut f)),
+            cgroup: self.cgroup.map(&mut f),
         }
     }
 }
@@ -151,5 +201,14 @@ mod tests {
         let l = Listener::new("/a", Family::Unix, ListenStats::new(0, 1));
         let owned = l.map_name(std::string::String::from);
         assert_eq!(owned.as_ref(), l);
+        let full = l
+            .with_netns(Netns::new(9).with_name("n"))
+            .with_owner(Owner::new(3, "c").with_processes(2))
+            .with_cgroup("/g");
+        let owned = full.map_name(std::string::String::from);
+        assert_eq!(owned.as_ref(), full);
+        assert_eq!(owned.cgroup.as_deref(), Some("/g"));
+        let lens = full.map_name(str::len);
+        assert_eq!(lens.owner.map(|o| o.command), Some(1));
     }
 }

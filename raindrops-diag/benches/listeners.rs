@@ -7,7 +7,8 @@
 //! - `tcp_queued_only`: ours LISTEN-only, the bare LISTEN-only round trip,
 //!   and the Ruby gem's (only) query;
 //! - `unix_10k`: one Unix listener with 10,000 connections, ours, a bare
-//!   unix_diag dump with the same request, and the Ruby gem.
+//!   unix_diag dump with the same request, the default query (with the
+//!   backlog) against the one without, and the Ruby gem.
 //!
 //! The load comes from forked holder processes (each under the descriptor
 //! limit). Ruby is timed inside one Ruby process per sample (a loop of
@@ -15,9 +16,11 @@
 //! Ratios are printed at the end. Run: `cargo bench -p raindrops-diag
 //! --bench listeners`.
 
+mod common;
+use common::{INTERLEAVED, paired};
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, black_box};
-use raindrops_diag::{Diag, TcpQuery};
+use raindrops_diag::{Diag, TcpQuery, UnixQuery};
 use raindrops_testutil::holders::Holders;
 use rustix::net::netlink::{self, SocketAddrNetlink};
 use rustix::net::{AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType};
@@ -114,13 +117,18 @@ fn bare_tcp_request(states: u32, port: u16) -> Vec<u8> {
 /// Unix query's; `NAME|RQLEN` = 1|16 adds queue lengths to every socket),
 /// byte by byte.
 fn bare_unix_request(show: u32) -> Vec<u8> {
+    bare_unix_request_states((1u32 << 10) | (1 << 1), show) // LISTEN | ESTABLISHED
+}
+
+/// [`bare_unix_request`] for the sockets in `states`.
+fn bare_unix_request_states(states: u32, show: u32) -> Vec<u8> {
     let mut r = Vec::new();
     r.extend_from_slice(&40u32.to_ne_bytes());
     r.extend_from_slice(&20u16.to_ne_bytes()); // SOCK_DIAG_BY_FAMILY
     r.extend_from_slice(&(0x1u16 | 0x300).to_ne_bytes());
     r.extend_from_slice(&[0; 8]);
     r.extend_from_slice(&[1, 0, 0, 0]); // AF_UNIX
-    r.extend_from_slice(&((1u32 << 10) | (1 << 1)).to_ne_bytes()); // LISTEN | ESTABLISHED
+    r.extend_from_slice(&states.to_ne_bytes());
     r.extend_from_slice(&0u32.to_ne_bytes()); // ino
     r.extend_from_slice(&show.to_ne_bytes());
     r.extend_from_slice(&[0xff; 8]);
@@ -145,48 +153,6 @@ fn ruby_time(setup: &str, expr: &str, arg: &str, iters: u64) -> Duration {
         String::from_utf8_lossy(&out.stderr)
     );
     Duration::from_nanos(String::from_utf8_lossy(&out.stdout).trim().parse().unwrap())
-}
-
-/// Ratios measured interleaved, printed at the end.
-static INTERLEAVED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
-
-/// Benchmarks two functions interleaved: every iteration times one call
-/// of each, so both see the same background load (the machine is shared
-/// and its speed drifts over seconds). Criterion reports each function;
-/// the ratio of the two totals over every iteration of both runs is
-/// recorded for the summary. `run(false)` is the baseline, `run(true)`
-/// ours.
-fn paired(
-    g: &mut BenchmarkGroup<'_, WallTime>,
-    what: &str,
-    names: [&str; 2],
-    mut run: impl FnMut(bool),
-) {
-    let mut total = [Duration::ZERO; 2];
-    for (i, name) in names.iter().enumerate() {
-        g.bench_function(*name, |b| {
-            b.iter_custom(|n| {
-                let mut t = [Duration::ZERO; 2];
-                for _ in 0..n {
-                    for (k, tk) in t.iter_mut().enumerate() {
-                        let s = Instant::now();
-                        run(k == 1);
-                        *tk += s.elapsed();
-                    }
-                }
-                total[0] += t[0];
-                total[1] += t[1];
-                t[i]
-            })
-        });
-    }
-    let (b, o) = (total[0].as_secs_f64(), total[1].as_secs_f64());
-    INTERLEAVED.lock().unwrap().push(format!(
-        "{what:<34} {:>24} / {:<26} = {:.3}x",
-        names[0],
-        names[1],
-        b / o
-    ));
 }
 
 /// Ruby and ours in alternating chunks of `k` queries, `rounds` times:
@@ -378,15 +344,53 @@ fn main() {
     let mut g = c.benchmark_group("unix_10k");
     let mut bare_unix = Bare::new(bare_unix_request(1 | 8));
     assert!(bare_unix.run() > PROCS * PER);
+    let no_backlog = UnixQuery::new().with_backlog(false);
     paired(
         &mut g,
         "unix, same request (NAME|ICONS)",
         ["bare_unix_diag", "raindrops_diag"],
         |ours| {
             if ours {
-                black_box(diag.unix_listener_stats(&[&ukey]).unwrap());
+                black_box(
+                    diag.unix_listener_stats_with(&[&ukey], &no_backlog)
+                        .unwrap(),
+                );
             } else {
                 black_box(bare_unix.run());
+            }
+        },
+    );
+    // Issue 14: the default query now reports the backlog. Today's
+    // request (one NAME|ICONS dump, no backlog) against the default (the
+    // same dump with remembered backlogs, and a NAME|RQLEN dump every
+    // eighth query), interleaved.
+    let default = UnixQuery::new();
+    let mut check = Diag::new().unwrap();
+    let s = check.unix_listener_stats(&[&ukey]).unwrap();
+    assert!(s.get(&ukey).unwrap().backlog.is_some());
+    paired(
+        &mut g,
+        "unix default (with backlog) vs without",
+        ["raindrops_diag_no_backlog", "raindrops_diag_backlog"],
+        |backlog| {
+            let q = if backlog { &default } else { &no_backlog };
+            black_box(diag.unix_listener_stats_with(&[&ukey], q).unwrap());
+        },
+    );
+    // The other ways to get the backlog, as bare requests: a LISTEN-only
+    // NAME|RQLEN dump plus an ESTABLISHED-only NAME dump (the kernel walks
+    // every Unix socket twice), against the default query.
+    let mut bare_listen = Bare::new(bare_unix_request_states(1 << 10, 1 | 16));
+    let mut bare_conns = Bare::new(bare_unix_request_states(1 << 1, 1));
+    paired(
+        &mut g,
+        "unix, two dumps (LISTEN RQLEN + EST)",
+        ["bare_unix_two_dumps", "raindrops_diag_3"],
+        |ours| {
+            if ours {
+                black_box(diag.unix_listener_stats(&[&ukey]).unwrap());
+            } else {
+                black_box(bare_listen.run() + bare_conns.run());
             }
         },
     );

@@ -234,7 +234,8 @@ fn capture_real_replies() {
     // The real bytes through the walker and the counting code: the
     // listener's stats, and each mutation's outcome.
     let frames = plain(&tcp);
-    let counter = TcpCounter::new(&[], &TcpQuery::new().with_syn_recv(true));
+    let query = TcpQuery::new().with_syn_recv(true).with_queue_wait(true);
+    let counter = TcpCounter::new(&[], &query);
     let mut t = TcpTable::<4>::new();
     counter.start(&mut t).unwrap();
     fn inet(p: &[u8]) -> Result<InetDiagMsg<&[u8]>, Error> {
@@ -251,6 +252,12 @@ fn capture_real_replies() {
     assert_eq!(
         (s.active, s.queued, s.drops, s.syn_recv),
         (1, 1, Some(0), Some(0))
+    );
+    // The waiting connection's tcp_info gives its age (it connected a
+    // moment ago).
+    assert!(
+        s.queue_wait_oldest_ms.is_some_and(|ms| ms < 60_000),
+        "{s:?}"
     );
     let intr = interrupted(&tcp);
     let intr = plain(&intr);

@@ -1,7 +1,7 @@
 //! Per-connection TCP dumps: every socket of the chosen states, with its
 //! queues and (on request) its raw `tcp_info`.
 
-use crate::error::Error;
+use crate::error::{DiagModule, Error};
 use crate::handle::Diag;
 use crate::wire::bytecode::local_addr_filter;
 use crate::wire::inet_diag::{
@@ -160,8 +160,9 @@ impl Diag {
     ///
     /// # Errors
     ///
-    /// The socket's errors, [`Error::Interrupted`] if the kernel flagged
-    /// the dump inconsistent (`each` has then seen a partial dump), and
+    /// The socket's errors, [`Error::MissingModule`] where the kernel has
+    /// no `tcp_diag`, [`Error::Interrupted`] if the kernel flagged the
+    /// dump inconsistent (`each` has then seen a partial dump), and
     /// whatever `each` returns.
     pub fn for_each_tcp_connection(
         &mut self,
@@ -174,6 +175,7 @@ impl Diag {
             let d = InetDiagMsg::new_checked(m.payload()).map_err(|e| e.at(nlmsg::HEADER_LEN))?;
             each(&d)
         })
+        .map_err(|e| e.in_module(DiagModule::Tcp))
     }
 
     /// The TCP sockets `query` selects, as an iterator of owned
@@ -209,7 +211,7 @@ pub struct Connections<'d> {
 impl Connections<'_> {
     fn fail(&mut self, e: Error) -> Option<Result<Connection, Error>> {
         self.finished = true;
-        Some(Err(e))
+        Some(Err(e.in_module(DiagModule::Tcp)))
     }
 }
 
@@ -234,7 +236,7 @@ impl Iterator for Connections<'_> {
                 None if self.reply.is_done() => {
                     sock.done();
                     self.finished = true;
-                    return self.reply.finish().err().map(Err);
+                    return self.reply.finish().err().and_then(|e| self.fail(e));
                 }
                 None => {
                     let r = sock

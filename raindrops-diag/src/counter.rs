@@ -98,7 +98,9 @@ impl<'a> TcpCounter<'a> {
 /// socket queries run, for callers who run the unix_diag dump themselves
 /// (states LISTEN and ESTABLISHED, `UDIAG_SHOW_NAME` with
 /// `UDIAG_SHOW_ICONS` for the queue or `UDIAG_SHOW_RQLEN` for the queue
-/// and backlog) or read `/proc/net/unix`.
+/// and backlog) or read `/proc/net/unix`. (The socket queries also
+/// remember backlogs between dumps; this counter reports a backlog when
+/// the dump carries `UDIAG_SHOW_RQLEN`.)
 ///
 /// ```
 /// use raindrops_diag::{UnixCounter, UnixName, UnixQuery, UnixTable};

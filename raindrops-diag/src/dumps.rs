@@ -17,12 +17,13 @@
 //!   per family where the kernel refuses it.
 
 use crate::errno;
-use crate::error::Error;
+use crate::error::{DiagModule, Error};
 use crate::name::UnixName;
 use crate::query::{TcpQuery, UnixQuery};
 use crate::socket::DiagSocket;
 use crate::table::{Slots, TcpTable, UnixTable};
 use crate::tally::{TcpTally, TcpTarget, UnixTally};
+use crate::unix_backlogs::UnixBacklogs;
 use crate::wire::WireError;
 use crate::wire::bytecode::{self, PORT_FILTER_LEN, local_addr_filter};
 use crate::wire::inet_diag::{
@@ -38,6 +39,25 @@ use core::net::SocketAddr;
 /// How often a dump flagged `NLM_F_DUMP_INTR` is restarted before
 /// [`Error::Interrupted`].
 const MAX_RESTARTS: usize = 8;
+
+/// Sees every LISTEN socket a listener query's dump reports, next to the
+/// attribution rules: how the `std` API lists each listener's sockets
+/// (inode, cgroup id) without a dump of its own. `()` sees nothing.
+pub(crate) trait ListenSink {
+    /// The dump starts (again, after an interrupted one): forget what was
+    /// seen.
+    fn restart(&mut self) {}
+    /// A socket of the TCP LISTEN dump.
+    fn tcp(&mut self, _m: &InetDiagMsg<&[u8]>) -> Result<(), Error> {
+        Ok(())
+    }
+    /// A socket of the unix_diag dump (any state).
+    fn unix(&mut self, _m: &UnixDiagMsg<&[u8]>) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+impl ListenSink for () {}
 
 /// A small sorted set of ports, for turning listener addresses into a
 /// port filter without allocation. Past its capacity it gives up
@@ -149,7 +169,8 @@ impl DiagSocket {
     ///
     /// # Errors
     ///
-    /// [`Error::TableFull`] if more listeners than `N` must be kept, and
+    /// [`Error::TableFull`] if more listeners than `N` must be kept,
+    /// [`Error::MissingModule`] where the kernel has no `tcp_diag`, and
     /// the errors of the socket.
     pub fn tcp_listener_stats_into<const N: usize>(
         &mut self,
@@ -158,7 +179,7 @@ impl DiagSocket {
         query: &TcpQuery,
         table: &mut TcpTable<N>,
     ) -> Result<(), Error> {
-        self.tcp_query(buf, &TcpTally::new(addrs, query), table)
+        self.tcp_query(buf, &TcpTally::new(addrs, query), table, &mut ())
     }
 
     /// Unix listener statistics for the names in `names` (all listeners
@@ -169,9 +190,8 @@ impl DiagSocket {
     ///
     /// # Errors
     ///
-    /// [`Error::TableFull`], [`Error::Kernel`] with
-    /// [`errno::NOENT`](crate::errno::NOENT) where the kernel has no
-    /// unix_diag, and the errors of the socket.
+    /// [`Error::TableFull`], [`Error::MissingModule`] where the kernel
+    /// has no `unix_diag`, and the errors of the socket.
     pub fn unix_listener_stats_into<const N: usize>(
         &mut self,
         buf: &mut [u8],
@@ -179,7 +199,7 @@ impl DiagSocket {
         query: &UnixQuery,
         table: &mut UnixTable<N>,
     ) -> Result<(), Error> {
-        self.unix_query(buf, &UnixTally::new(names, query), table)
+        self.unix_query(buf, &UnixTally::new(names, query), table, &mut ())
     }
 
     pub(crate) fn tcp_query<S: Slots<SocketAddr>>(
@@ -187,31 +207,35 @@ impl DiagSocket {
         buf: &mut [u8],
         tally: &TcpTally<'_>,
         slots: &mut S,
+        sink: &mut impl ListenSink,
     ) -> Result<(), Error> {
-        with_restarts(|| {
+        let r = with_restarts(|| {
             tally.start(slots)?;
+            sink.restart();
             if self.legacy_refused() {
                 let fams: &[u8] = match tally.target {
                     TcpTarget::One(SocketAddr::V6(_)) => &[AF_INET6],
                     _ => &[AF_INET, AF_INET6],
                 };
-                self.tcp_dumps(buf, tally, fams, slots)?;
+                self.tcp_dumps(buf, tally, fams, slots, sink)?;
             } else {
-                match self.tcp_dumps(buf, tally, &[AF_UNSPEC], slots) {
+                match self.tcp_dumps(buf, tally, &[AF_UNSPEC], slots, sink) {
                     Err(Error::Kernel(e))
                         if e == errno::INVAL || e == errno::NOENT || e == errno::OPNOTSUPP =>
                     {
                         // No TCPDIAG_GETSOCK here: one v2 request per family.
                         self.set_legacy_refused();
                         tally.start(slots)?;
-                        self.tcp_dumps(buf, tally, &[AF_INET, AF_INET6], slots)?;
+                        sink.restart();
+                        self.tcp_dumps(buf, tally, &[AF_INET, AF_INET6], slots, sink)?;
                     }
                     r => r?,
                 }
             }
             tally.finish(slots);
             Ok(())
-        })
+        });
+        r.map_err(|e| e.in_module(DiagModule::Tcp))
     }
 
     fn tcp_dumps<S: Slots<SocketAddr>>(
@@ -220,6 +244,7 @@ impl DiagSocket {
         tally: &TcpTally<'_>,
         families: &[u8],
         slots: &mut S,
+        sink: &mut impl ListenSink,
     ) -> Result<(), Error> {
         let room = buf
             .len()
@@ -249,14 +274,31 @@ impl DiagSocket {
             ports: &wanted,
             max_ports,
         };
-        self.inet_dumps(buf, &listen, families, |d| tally.listener(slots, d))?;
-        if !(query.active || query.syn_recv) {
+        self.inet_dumps(buf, &listen, families, |d| {
+            tally.listener(slots, d)?;
+            sink.tcp(d)
+        })?;
+        // The waits need each queued connection's tcp_info: asked only when
+        // some listener has a queue (it costs every socket of the walk
+        // that matches the filter an attribute).
+        let info = query.queue_wait
+            && slots
+                .rows()
+                .iter()
+                .any(|r| r.listening && r.stats.queued > 0);
+        if !(query.active || query.syn_recv || info) {
             return Ok(());
         }
-        // 2. Connections of those listeners: active (and syn_recv).
+        // 2. Connections of those listeners: active, waiting (and
+        // syn_recv).
         let mut states = TcpStates::empty();
         if query.active {
             states |= TcpStates::ESTABLISHED;
+        }
+        if info {
+            // A client that gave up while waiting leaves its connection
+            // in the queue, in CLOSE_WAIT.
+            states |= TcpStates::ESTABLISHED | TcpStates::CLOSE_WAIT;
         }
         if query.syn_recv {
             states |= TcpStates::SYN_RECV | TcpStates::NEW_SYN_RECV;
@@ -274,7 +316,11 @@ impl DiagSocket {
         // Filtered on the ports of the listeners found.
         let conns = Dump {
             states,
-            ext: Extensions::empty(),
+            ext: if info {
+                Extensions::INFO
+            } else {
+                Extensions::empty()
+            },
             addr: one,
             ports: &ports,
             max_ports,
@@ -310,38 +356,96 @@ impl DiagSocket {
         buf: &mut [u8],
         tally: &UnixTally<'_>,
         slots: &mut S,
+        sink: &mut impl ListenSink,
     ) -> Result<(), Error> {
-        let active = tally.query.active;
+        let mut backlogs = core::mem::take(&mut self.unix_backlogs);
+        let r = self.unix_dumps(buf, tally, slots, &mut backlogs, sink);
+        self.unix_backlogs = backlogs;
+        r.map_err(|e| e.in_module(DiagModule::Unix))
+    }
+
+    /// The dumps of a Unix query. Without `active`, one LISTEN-only dump
+    /// with `RQLEN` (queue and backlog). With `active`, one dump of
+    /// listening and connected sockets: the queue of a listener is the
+    /// list of its waiting connections (`ICONS`, reported for listeners
+    /// only), and its backlog is remembered in `backlogs` from the last
+    /// dump with `RQLEN`, which costs every socket an attribute (about 40%
+    /// more kernel time) and is therefore asked only when the remembered
+    /// backlogs are due, or again when this dump met a listener they do
+    /// not hold.
+    fn unix_dumps<S: Slots<UnixName>>(
+        &mut self,
+        buf: &mut [u8],
+        tally: &UnixTally<'_>,
+        slots: &mut S,
+        backlogs: &mut UnixBacklogs,
+        sink: &mut impl ListenSink,
+    ) -> Result<(), Error> {
+        let query = tally.query;
+        if !query.active {
+            return self.unix_dump(buf, tally, slots, UnixShow::RQLEN, Some(backlogs), sink);
+        }
+        if !query.backlog {
+            return self.unix_dump(buf, tally, slots, UnixShow::ICONS, None, sink);
+        }
+        if !backlogs.due() {
+            self.unix_dump(buf, tally, slots, UnixShow::ICONS, Some(backlogs), sink)?;
+            if !backlogs.missed() {
+                return Ok(());
+            }
+            // A listener new since the backlogs were read: ask again.
+        }
+        // (The sink restarts with the second dump.)
+        self.unix_dump(buf, tally, slots, UnixShow::RQLEN, Some(backlogs), sink)
+    }
+
+    /// One unix_diag dump of LISTEN (and, for `active`, ESTABLISHED)
+    /// sockets with `NAME` and `queue` (`ICONS` or `RQLEN`), counted into
+    /// `slots`; with `RQLEN` it refills `backlogs`, with `ICONS` it reads
+    /// them.
+    fn unix_dump<S: Slots<UnixName>>(
+        &mut self,
+        buf: &mut [u8],
+        tally: &UnixTally<'_>,
+        slots: &mut S,
+        queue: UnixShow,
+        mut backlogs: Option<&mut UnixBacklogs>,
+        sink: &mut impl ListenSink,
+    ) -> Result<(), Error> {
         let req = UnixDiagReq {
             family: AF_UNIX,
             protocol: 0,
             pad: 0,
-            states: if active {
+            states: if tally.query.active {
                 TcpStates::LISTEN | TcpStates::ESTABLISHED
             } else {
                 TcpStates::LISTEN
             },
             ino: 0,
-            // With connected sockets in the dump, the queue of a listener
-            // is the list of its waiting connections (ICONS, reported for
-            // listeners only): RQLEN would add the backlog but costs every
-            // socket an attribute and the kernel about 20% more time. A
-            // LISTEN-only dump can afford RQLEN, which has the backlog.
-            show: if active {
-                UnixShow::NAME | UnixShow::ICONS
-            } else {
-                UnixShow::NAME | UnixShow::RQLEN
-            },
+            show: UnixShow::NAME | queue,
             cookie: [!0, !0],
         };
+        let fill = queue == UnixShow::RQLEN;
         with_restarts(|| {
             tally.start(slots)?;
+            sink.restart();
+            if let Some(b) = backlogs.as_deref_mut() {
+                if fill {
+                    b.begin_fill()
+                } else {
+                    b.begin_lookup()
+                }
+            }
             let len = unix_dump(buf, 0, &req)?;
             self.dump(buf, len, |m| {
                 let d = UnixDiagMsg::new_checked(m.into_payload())
                     .map_err(|e| e.at(nlmsg::HEADER_LEN))?;
-                tally.message(slots, &d)
+                tally.message_remembering(slots, &d, backlogs.as_deref_mut())?;
+                sink.unix(&d)
             })?;
+            if let Some(b) = backlogs.as_deref_mut() {
+                if fill { b.end_fill() } else { b.end_lookup() }
+            }
             tally.finish(slots);
             Ok(())
         })
@@ -396,8 +500,10 @@ mod tests {
         v2.set_legacy_refused();
         let targets: [&[SocketAddr]; 5] = [&keys[..1], &keys[1..2], &keys[2..], &keys, &[]];
         for addrs in targets {
-            let mut a = TcpTable::<64>::new();
-            let mut b = TcpTable::<64>::new();
+            // Room for every listener of a busy host (other tests and
+            // benches run at the same time), on the heap.
+            let mut a = std::boxed::Box::new(TcpTable::<4096>::new());
+            let mut b = std::boxed::Box::new(TcpTable::<4096>::new());
             legacy
                 .tcp_listener_stats_into(&mut buf, addrs, &q, &mut a)
                 .unwrap();

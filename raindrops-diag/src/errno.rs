@@ -28,6 +28,41 @@ pub const OPNOTSUPP: Errno = errno(sys::EOPNOTSUPP);
 pub const PROTONOSUPPORT: Errno = errno(sys::EPROTONOSUPPORT);
 /// `ELOOP`: too many symbolic links.
 pub const LOOP: Errno = errno(sys::ELOOP);
+/// `EPERM`: an operation that needs a privilege (for example `setns`
+/// without `CAP_SYS_ADMIN`).
+pub const PERM: Errno = errno(sys::EPERM);
+/// `EACCES`: a file that may not be opened or read.
+pub const ACCES: Errno = errno(sys::EACCES);
+/// `ESRCH`: no such process (it exited).
+pub const SRCH: Errno = errno(sys::ESRCH);
+/// `EIO`: an input/output error (also what an I/O error without an errno
+/// becomes).
+pub const IO: Errno = errno(sys::EIO);
+
+/// The errno of a rustix error.
+#[cfg(feature = "std")]
+pub(crate) fn of_rustix(e: rustix::io::Errno) -> Errno {
+    Errno::from_raw(e.raw_os_error())
+}
+
+/// The errno of an I/O error ([`IO`] when it carries none).
+#[cfg(feature = "std")]
+pub(crate) fn of_io(e: &std::io::Error) -> Errno {
+    e.raw_os_error().map_or(IO, Errno::from_raw)
+}
+
+/// Whether `e` says the object is gone: [`NOENT`] (a file) or [`SRCH`]
+/// (a process).
+#[cfg(feature = "std")]
+pub(crate) fn is_gone(e: Errno) -> bool {
+    e == NOENT || e == SRCH
+}
+
+/// Whether `e` is a refusal: [`PERM`] or [`ACCES`].
+#[cfg(feature = "std")]
+pub(crate) fn is_denied(e: Errno) -> bool {
+    e == PERM || e == ACCES
+}
 
 #[cfg(test)]
 mod tests {
@@ -41,9 +76,13 @@ mod tests {
             super::OPNOTSUPP,
             super::PROTONOSUPPORT,
             super::LOOP,
+            super::PERM,
+            super::ACCES,
+            super::SRCH,
+            super::IO,
         ]
         .map(raindrops_core::Errno::raw);
-        assert_eq!(got, [2, 4, 22, 95, 93, 40]);
+        assert_eq!(got, [2, 4, 22, 95, 93, 40, 1, 13, 3, 5]);
     }
 
     #[test]
@@ -55,5 +94,9 @@ mod tests {
         assert_eq!(kind(super::INTR), ErrorKind::Interrupted);
         assert_eq!(kind(super::INVAL), ErrorKind::InvalidInput);
         assert_eq!(kind(super::OPNOTSUPP), ErrorKind::Unsupported);
+        assert_eq!(kind(super::PERM), ErrorKind::PermissionDenied);
+        assert_eq!(kind(super::ACCES), ErrorKind::PermissionDenied);
+        assert_eq!(super::of_io(&std::io::Error::other("x")), super::IO);
+        assert!(super::is_gone(super::SRCH) && super::is_denied(super::ACCES));
     }
 }

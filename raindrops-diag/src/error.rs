@@ -16,9 +16,16 @@ pub enum Error {
     /// `sendto`, `recvfrom`).
     Sys(Errno),
     /// The kernel answered the request with `NLMSG_ERROR` (or ended the
-    /// dump with an error): for example `ENOENT` when the diag module for
-    /// the protocol is missing, `EINVAL` for a request it does not accept.
+    /// dump with an error): for example `EINVAL` for a request it does not
+    /// accept. The listener and connection queries report `ENOENT` as
+    /// [`Error::MissingModule`]; [`DiagSocket::dump`](crate::DiagSocket::dump),
+    /// which does not know the protocol, as `Kernel(ENOENT)`.
     Kernel(Errno),
+    /// The kernel has no sock_diag handler for the query's protocol (it
+    /// answered `ENOENT`): the module is not loaded, which kernels before
+    /// 4.x (and some configurations) do not do on demand. Loading the
+    /// module named by [`DiagModule::name`] (`modprobe tcp_diag`) fixes it.
+    MissingModule(DiagModule),
     /// A reply was malformed.
     Wire(WireError),
     /// A datagram was longer than the receive buffer (`MSG_TRUNC`); its
@@ -49,6 +56,13 @@ impl fmt::Display for Error {
         match self {
             Error::Sys(e) => write!(f, "netlink socket: {e}"),
             Error::Kernel(e) => write!(f, "kernel refused the sock_diag request: {e}"),
+            Error::MissingModule(m) => write!(
+                f,
+                "the kernel has no sock_diag handler for {} sockets ({}): load it with `modprobe {}`",
+                m.sockets(),
+                crate::errno::NOENT,
+                m.name()
+            ),
             Error::Wire(e) => write!(f, "malformed sock_diag reply: {e}"),
             Error::Truncated { len, capacity } => write!(
                 f,
@@ -65,6 +79,64 @@ impl fmt::Display for Error {
 }
 
 impl core::error::Error for Error {}
+
+impl Error {
+    /// The errno behind the error, if it has one: that of [`Error::Sys`]
+    /// and [`Error::Kernel`], and `ENOENT` for [`Error::MissingModule`].
+    pub const fn errno(&self) -> Option<Errno> {
+        match self {
+            Error::Sys(e) | Error::Kernel(e) => Some(*e),
+            Error::MissingModule(_) => Some(crate::errno::NOENT),
+            _ => None,
+        }
+    }
+
+    /// The error of a query about `module`'s sockets: `ENOENT` from the
+    /// kernel means that module is missing.
+    #[cfg_attr(not(feature = "socket"), allow(dead_code))]
+    pub(crate) fn in_module(self, module: DiagModule) -> Self {
+        match self {
+            Error::Kernel(e) if e == crate::errno::NOENT => Error::MissingModule(module),
+            e => e,
+        }
+    }
+}
+
+/// A kernel module that answers sock_diag requests for one kind of socket
+/// (see [`Error::MissingModule`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DiagModule {
+    /// `tcp_diag` (with `inet_diag`, which it pulls in): TCP sockets over
+    /// IPv4 and IPv6.
+    Tcp,
+    /// `unix_diag`: Unix sockets.
+    Unix,
+}
+
+impl DiagModule {
+    /// The module's name, as `modprobe` takes it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            DiagModule::Tcp => "tcp_diag",
+            DiagModule::Unix => "unix_diag",
+        }
+    }
+
+    /// The sockets it reports on, for messages (`"TCP"`, `"Unix"`).
+    pub const fn sockets(self) -> &'static str {
+        match self {
+            DiagModule::Tcp => "TCP",
+            DiagModule::Unix => "Unix",
+        }
+    }
+}
+
+impl fmt::Display for DiagModule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 impl From<WireError> for Error {
     fn from(e: WireError) -> Self {
@@ -159,6 +231,31 @@ mod tests {
     use super::*;
     use std::string::ToString;
 
+    /// `ENOENT` from the kernel names the module to load, for the family
+    /// the query was about; other errors pass through. (The modules cannot
+    /// be unloaded under test, so the mapping is tested here; the queries
+    /// call it on every error they return.)
+    #[test]
+    fn missing_module_message() {
+        let noent = Error::Kernel(crate::errno::NOENT);
+        let tcp = noent.in_module(DiagModule::Tcp);
+        assert_eq!(tcp, Error::MissingModule(DiagModule::Tcp));
+        let msg = tcp.to_string();
+        assert!(msg.contains("`modprobe tcp_diag`"), "{msg}");
+        assert!(msg.contains("TCP sockets"), "{msg}");
+        assert!(msg.contains(&crate::errno::NOENT.to_string()), "{msg}");
+        let unix = noent.in_module(DiagModule::Unix).to_string();
+        assert!(unix.contains("`modprobe unix_diag`"), "{unix}");
+        assert_eq!(tcp.errno(), Some(crate::errno::NOENT));
+        for other in [
+            Error::Kernel(crate::errno::INVAL),
+            Error::Sys(crate::errno::NOENT),
+            Error::Interrupted,
+        ] {
+            assert_eq!(other.in_module(DiagModule::Tcp), other);
+        }
+    }
+
     #[test]
     fn messages() {
         assert_eq!(
@@ -174,6 +271,7 @@ mod tests {
                 .to_string()
                 .contains("refused")
         );
+        assert_eq!(Error::Protocol.errno(), None);
         #[cfg(feature = "std")]
         {
             let e = QueryError::Address {

@@ -1,8 +1,10 @@
 //! The reusable query handle of the `std` API: one netlink socket, one
 //! receive buffer and the tables, kept across queries.
 
+use crate::dumps::ListenSink;
 use crate::errno;
-use crate::error::{Error, QueryError};
+use crate::error::{DiagModule, Error, QueryError};
+use crate::listen_sockets::{self, Collector, ListenSocket};
 use crate::listeners::Listeners;
 use crate::name::UnixName;
 use crate::query::{TcpQuery, UnixQuery};
@@ -17,8 +19,11 @@ use std::path::{Path, PathBuf};
 use std::string::{String, ToString};
 use std::vec::Vec;
 
-/// Where the `/proc/net/unix` fallback reads.
-pub const PROC_NET_UNIX: &str = "/proc/net/unix";
+/// Where the `/proc/net/unix` fallback reads: the calling thread's view
+/// (`/proc/thread-self`, Linux 3.17), which is the network namespace of
+/// the thread, so a thread that entered another namespace (`setns`) reads
+/// that namespace's sockets; `/proc/net/unix` shows the main thread's.
+pub const PROC_NET_UNIX: &str = "/proc/thread-self/net/unix";
 
 /// A reusable listener-statistics query handle: one `NETLINK_SOCK_DIAG`
 /// socket and a receive buffer of [`RECV_BUFFER_LEN`] bytes, so that a
@@ -46,6 +51,9 @@ pub struct Diag {
     tcp: IndexedTable<SocketAddr>,
     unix: IndexedTable<UnixName>,
     addrs: Vec<SocketAddr>,
+    sockets_on: bool,
+    collector: Collector,
+    sockets: Vec<ListenSocket>,
 }
 
 impl Diag {
@@ -72,7 +80,61 @@ impl Diag {
             tcp: IndexedTable::default(),
             unix: IndexedTable::default(),
             addrs: Vec::new(),
+            sockets_on: false,
+            collector: Collector::default(),
+            sockets: Vec::new(),
         })
+    }
+
+    /// Whether the next listener queries also list each listener's
+    /// listening sockets ([`Diag::sockets`]): their inodes (what
+    /// `/proc/PID/fd` links name, for finding the owning processes) and,
+    /// for TCP, the cgroup id each was created in. They come from the
+    /// query's own LISTEN dump, so this costs no dump of its own.
+    pub fn set_sockets(&mut self, on: bool) {
+        self.sockets_on = on;
+        if !on {
+            self.sockets.clear();
+        }
+    }
+
+    /// The same handle with [`Diag::set_sockets`].
+    #[must_use]
+    pub fn with_sockets(mut self, on: bool) -> Self {
+        self.set_sockets(on);
+        self
+    }
+
+    /// The listening sockets of the last listener query's result (TCP or
+    /// Unix, whichever ran last), sorted by [`ListenSocket::listener`] (an
+    /// index into that result) and inode; empty unless
+    /// [`Diag::set_sockets`] is on. A `SO_REUSEPORT` group lists each
+    /// member; a Unix socket asked for by a symlink and its target belongs
+    /// to both rows; a requested listener where nothing listens has none.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::os::fd::AsRawFd;
+    /// use std::os::unix::fs::MetadataExt;
+    /// let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let addr = l.local_addr()?.to_string();
+    /// let inode = std::fs::metadata(format!("/proc/self/fd/{}", l.as_raw_fd()))?.ino();
+    ///
+    /// let mut diag = raindrops_diag::Diag::new()?.with_sockets(true);
+    /// let stats = diag.tcp_listener_stats_all()?;
+    /// let i = stats.names().position(|n| n == addr).unwrap();
+    /// let mine: Vec<u64> = diag.sockets_of(i).iter().map(|s| s.inode).collect();
+    /// assert_eq!(mine, [inode]);
+    /// # Ok(()) }
+    /// ```
+    pub fn sockets(&self) -> &[ListenSocket] {
+        &self.sockets
+    }
+
+    /// The listening sockets of listener `listener` (an index into the
+    /// last result): the part of [`Diag::sockets`] that belongs to it.
+    pub fn sockets_of(&self, listener: usize) -> &[ListenSocket] {
+        listen_sockets::of_listener(&self.sockets, listener)
     }
 
     /// The socket and the receive buffer, for queries of one's own with
@@ -127,8 +189,9 @@ impl Diag {
 
     /// [`Diag::tcp_listener_stats`] counting what `query` asks for: for
     /// example [`TcpQuery::queued_only`] (one LISTEN-only dump, about 100
-    /// times cheaper with many connections) or
-    /// [`TcpQuery::with_syn_recv`].
+    /// times cheaper with many connections), [`TcpQuery::with_syn_recv`],
+    /// or [`TcpQuery::with_queue_wait`] (how long the connections in each
+    /// accept queue have waited; [`Listeners::waiting`] lists them).
     ///
     /// # Errors
     ///
@@ -171,13 +234,33 @@ impl Diag {
     ) -> Result<Listeners, Error> {
         let canon: Vec<SocketAddr> = addrs.iter().map(canonical).collect();
         let tally = TcpTally::new(&canon, query);
-        self.sock.tcp_query(&mut self.buf, &tally, &mut self.tcp)?;
-        Ok(self
-            .tcp
-            .rows()
-            .iter()
-            .map(|r| Listener::new(r.key.to_string(), Family::of_addr(&r.key), r.stats))
-            .collect())
+        self.sockets.clear();
+        if self.sockets_on {
+            let c = &mut self.collector;
+            self.sock
+                .tcp_query(&mut self.buf, &tally, &mut self.tcp, c)?;
+            for &(local, inode, cgroup_id) in &c.tcp {
+                // One address: the kernel filtered, every socket is its.
+                let row = if canon.len() == 1 {
+                    Some(0)
+                } else {
+                    self.tcp.find(&local)
+                };
+                if let Some(i) = row {
+                    self.sockets.push(ListenSocket::new(i, inode, cgroup_id));
+                }
+            }
+            listen_sockets::finish(&mut self.sockets);
+        } else {
+            self.sock
+                .tcp_query(&mut self.buf, &tally, &mut self.tcp, &mut ())?;
+        }
+        let mut out = Listeners::new();
+        for r in self.tcp.rows() {
+            let l = Listener::new(r.key.to_string(), Family::of_addr(&r.key), r.stats);
+            out.push(l, self.tcp.waits_of(&r.key).iter().map(|w| w.1));
+        }
+        Ok(out)
     }
 
     /// Statistics of Unix listeners (Ruby's
@@ -185,10 +268,13 @@ impl Diag {
     /// `/proc/net/unix` as the fallback where the kernel has no unix_diag.
     ///
     /// - For each requested path, in order: `queued` = connections waiting
-    ///   to be accepted, `active` = accepted connections still open; zeros
-    ///   if nothing listens there. `backlog` is `None`: asking the kernel
-    ///   for it (`UDIAG_SHOW_RQLEN`) costs every socket of the machine an
-    ///   attribute and the query about 20%.
+    ///   to be accepted, `active` = accepted connections still open,
+    ///   `backlog` = the accept queue's limit; zeros (and no backlog) if
+    ///   nothing listens there. The backlog is read from the kernel on the
+    ///   first query and every eighth one (or when a listener is new to
+    ///   this handle) and remembered in between, since asking for it costs
+    ///   every socket of the machine an attribute
+    ///   ([`UnixQuery::backlog`]).
     ///   A path that is a symlink is resolved (the whole chain, relative
     ///   links against their directory): the result holds the target's
     ///   name and then the link's, with the same stats.
@@ -235,8 +321,9 @@ impl Diag {
 
     /// [`Diag::unix_listener_stats`] counting what `query` asks for:
     /// [`UnixQuery::queued_only`] asks the kernel for listening sockets
-    /// only (a fraction of the cost with many connections) and reports
-    /// each listener's `backlog` too; `active` is then 0.
+    /// only (a fraction of the cost with many connections); `active` is
+    /// then 0. `UnixQuery::new().with_backlog(false)` leaves `backlog`
+    /// out and never asks the kernel for it.
     ///
     /// # Errors
     ///
@@ -246,17 +333,49 @@ impl Diag {
         paths: &[S],
         query: &UnixQuery,
     ) -> Result<Listeners, QueryError> {
+        self.sockets.clear();
         let (wanted, names) = resolve(paths)?;
         if !paths.is_empty() && names.is_empty() {
             // Only names too long to be bound: nothing to ask the kernel.
             return Ok(assemble(&wanted, None));
         }
         let tally = UnixTally::new(&names, query);
-        match self.sock.unix_query(&mut self.buf, &tally, &mut self.unix) {
-            Ok(()) => Ok(assemble(&wanted, Some(&self.unix))),
-            Err(Error::Kernel(e)) if e == errno::NOENT => self.unix_proc(&wanted, &names, query),
+        let r = if self.sockets_on {
+            let c = &mut self.collector;
+            self.sock
+                .unix_query(&mut self.buf, &tally, &mut self.unix, c)
+        } else {
+            self.sock
+                .unix_query(&mut self.buf, &tally, &mut self.unix, &mut ())
+        };
+        match r {
+            Ok(()) => {
+                self.unix_sockets(&wanted);
+                Ok(assemble(&wanted, Some(&self.unix)))
+            }
+            Err(Error::MissingModule(DiagModule::Unix)) => self.unix_proc(&wanted, &names, query),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Matches the Unix sockets collected by the last dump with the rows
+    /// of the result (`wanted`, or every listener of the table).
+    fn unix_sockets(&mut self, wanted: &Wanted) {
+        if !self.sockets_on {
+            return;
+        }
+        for &(name, inode) in &self.collector.unix {
+            if wanted.is_empty() {
+                if let Some(i) = self.unix.find(&name) {
+                    self.sockets.push(ListenSocket::new(i, inode, None));
+                }
+            } else {
+                for (i, _) in wanted.iter().enumerate().filter(|w| w.1.1 == Some(name)) {
+                    self.sockets.push(ListenSocket::new(i, inode, None));
+                }
+            }
+        }
+        listen_sockets::finish(&mut self.sockets);
     }
 
     /// Statistics of every Unix listener, sorted by name.
@@ -284,6 +403,7 @@ impl Diag {
         if !paths.is_empty() && names.is_empty() {
             return Ok(assemble(&wanted, None));
         }
+        self.sockets.clear();
         self.unix_proc(&wanted, &names, &UnixQuery::new())
     }
 
@@ -297,12 +417,19 @@ impl Diag {
         let tally = UnixTally::new(names, query);
         let t = &mut self.unix;
         tally.start(t)?;
+        self.collector.restart();
         // A name with a newline splits its line; such lines are skipped.
         for l in crate::proc_unix::ProcNetUnix::new(&text).flatten() {
             tally.proc_line(t, &l)?;
+            if self.sockets_on && l.is_listener() {
+                if let Some(name) = l.path.and_then(UnixName::new) {
+                    self.collector.unix_line(name, l.inode);
+                }
+            }
         }
         tally.finish(t);
-        Ok(assemble(wanted, Some(t)))
+        self.unix_sockets(wanted);
+        Ok(assemble(wanted, Some(&self.unix)))
     }
 }
 

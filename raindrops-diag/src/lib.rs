@@ -12,16 +12,23 @@ extern crate std;
 
 #[cfg(all(test, feature = "std"))]
 mod capture;
+pub mod cgroup_path;
 mod counter;
 pub mod errno;
 mod error;
 mod name;
+pub mod proc_netstat;
 pub mod proc_unix;
+pub mod procfs;
 mod query;
 mod table;
 mod tally;
+mod unix_backlogs;
+mod waiting;
 pub mod wire;
 
+#[cfg(feature = "std")]
+pub mod cgroup;
 #[cfg(feature = "std")]
 mod connections;
 #[cfg(feature = "socket")]
@@ -29,15 +36,29 @@ mod dumps;
 #[cfg(feature = "std")]
 mod handle;
 #[cfg(feature = "std")]
+mod listen_sockets;
+#[cfg(feature = "std")]
 mod listeners;
+#[cfg(feature = "std")]
+pub mod netns;
+#[cfg(feature = "std")]
+mod ns_sampler;
+#[cfg(feature = "std")]
+mod ns_worker;
+#[cfg(feature = "std")]
+pub mod overflow;
+#[cfg(feature = "std")]
+pub mod owner;
+mod queue_wait;
 #[cfg(feature = "socket")]
 mod socket;
 
 pub use counter::{TcpCounter, UnixCounter};
-pub use error::Error;
+pub use error::{DiagModule, Error};
 pub use name::{UNIX_NAME_CAPACITY, UnixName};
 pub use query::{TcpQuery, UnixQuery};
 pub use table::{ListenerTable, TcpTable, UnixTable};
+pub use waiting::Waiting;
 
 #[cfg(feature = "std")]
 pub use connections::{ConnQuery, Connection, Connections};
@@ -47,8 +68,23 @@ pub use error::QueryError;
 pub use handle::{Diag, PROC_NET_UNIX, tcp_listener_stats, unix_listener_stats};
 #[cfg(feature = "std")]
 pub use listeners::Listeners;
+#[cfg(feature = "std")]
+pub use queue_wait::QueueWaitTracker;
 #[cfg(feature = "socket")]
 pub use socket::{DiagSocket, RECV_BUFFER_LEN};
+
+#[cfg(feature = "std")]
+pub use cgroup::CgroupMap;
+#[cfg(feature = "std")]
+pub use listen_sockets::ListenSocket;
+#[cfg(feature = "std")]
+pub use netns::{NetNs, NsDiscovery, NsId, NsSkip, NsSpec, SkipCounts};
+#[cfg(feature = "std")]
+pub use ns_sampler::{NsListener, NsListeners, NsSample, NsSampler, NsScope, SkipTarget, Skipped};
+#[cfg(feature = "std")]
+pub use ns_worker::NsQuery;
+#[cfg(feature = "std")]
+pub use owner::{Holder, Owners, ProcessInfo};
 
 /// The operating-system error number of [`Error::Sys`] and
 /// [`Error::Kernel`], re-exported from raindrops-core (constants in

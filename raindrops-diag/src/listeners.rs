@@ -1,5 +1,6 @@
 //! [`Listeners`], the ordered result of a listener query of the `std` API.
 
+use crate::waiting::Waiting;
 use raindrops_core::{ListenStats, Listener};
 use std::string::String;
 use std::vec::Vec;
@@ -19,6 +20,10 @@ use std::vec::Vec;
 /// (TCP: IPv4 before IPv6, then by address and port; Unix: by name, as
 /// bytes).
 ///
+/// A TCP query with [`TcpQuery::queue_wait`](crate::TcpQuery::queue_wait)
+/// also keeps every connection it saw waiting in each accept queue
+/// ([`Listeners::waiting`]), from which the stats' wait percentiles come.
+///
 /// ```
 /// use raindrops_core::{Family, ListenStats, Listener};
 /// use raindrops_diag::Listeners;
@@ -35,6 +40,10 @@ use std::vec::Vec;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Listeners {
     entries: Vec<Listener<String>>,
+    /// The waiting connections of every listener, oldest first within
+    /// each; `spans[i]` is entry `i`'s range (all empty when not measured).
+    waiting: Vec<Waiting>,
+    spans: Vec<(u32, u32)>,
 }
 
 impl Listeners {
@@ -42,6 +51,52 @@ impl Listeners {
     pub const fn new() -> Self {
         Listeners {
             entries: Vec::new(),
+            waiting: Vec::new(),
+            spans: Vec::new(),
+        }
+    }
+
+    /// Appends a listener and the connections waiting in its accept queue
+    /// (oldest first), as a query does; for example to feed a
+    /// [`QueueWaitTracker`](crate::QueueWaitTracker) samples of one's own.
+    pub fn push(&mut self, l: Listener<String>, waiting: impl IntoIterator<Item = Waiting>) {
+        let start = self.waiting.len();
+        self.waiting.extend(waiting);
+        // Past u32::MAX waiting connections (never: a queue holds at most
+        // 2^31) the span saturates rather than wraps.
+        let clamp = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        self.spans
+            .push((clamp(start), clamp(self.waiting.len() - start)));
+        self.entries.push(l);
+    }
+
+    /// The connections waiting in the accept queue of the listener whose
+    /// display name is `name`, oldest first, as the query saw them (empty
+    /// unless it measured the waits).
+    pub fn waiting(&self, name: &str) -> &[Waiting] {
+        match self.entries.iter().position(|l| l.name == name) {
+            Some(i) => self.waiting_at(i),
+            None => &[],
+        }
+    }
+
+    /// Each listener with the connections waiting in its accept queue.
+    pub fn iter_waiting(&self) -> impl ExactSizeIterator<Item = (&Listener<String>, &[Waiting])> {
+        self.entries
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (l, self.waiting_at(i)))
+    }
+
+    fn waiting_at(&self, i: usize) -> &[Waiting] {
+        match self.spans.get(i) {
+            Some(&(start, len)) => {
+                let start = start as usize;
+                self.waiting
+                    .get(start..start.saturating_add(len as usize))
+                    .unwrap_or_default()
+            }
+            None => &[],
         }
     }
 
@@ -118,9 +173,12 @@ impl IntoIterator for Listeners {
 }
 
 impl FromIterator<Listener<String>> for Listeners {
+    /// Listeners without waiting connections.
     fn from_iter<I: IntoIterator<Item = Listener<String>>>(iter: I) -> Self {
         Listeners {
             entries: iter.into_iter().collect(),
+            waiting: Vec::new(),
+            spans: Vec::new(),
         }
     }
 }

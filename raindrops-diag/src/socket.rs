@@ -2,6 +2,7 @@
 //! the hygiene rules of `docs/netlink.md` of the repository.
 
 use crate::error::Error;
+use crate::unix_backlogs::UnixBacklogs;
 use crate::wire::nlmsg::{NlMsg, Reply};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::io::Errno as RErrno;
@@ -27,13 +28,17 @@ pub const RECV_BUFFER_LEN: usize = 32 * 1024;
 /// stale tail.
 ///
 /// The socket owns no buffer: the caller passes one (see
-/// [`RECV_BUFFER_LEN`]), so this type needs no allocator.
+/// [`RECV_BUFFER_LEN`]), so this type needs no allocator. It remembers
+/// the backlogs of the Unix listeners its queries met (by inode, for up
+/// to 256 listeners), which the default Unix query reads again every few
+/// queries (see [`UnixQuery::backlog`](crate::UnixQuery::backlog)).
 #[derive(Debug)]
 pub struct DiagSocket {
     fd: OwnedFd,
     seq: u32,
     dirty: bool,
     v2_only: bool,
+    pub(crate) unix_backlogs: UnixBacklogs,
 }
 
 fn open() -> Result<OwnedFd, Error> {
@@ -60,6 +65,7 @@ impl DiagSocket {
             seq: 0,
             dirty: false,
             v2_only: false,
+            unix_backlogs: UnixBacklogs::default(),
         })
     }
 

@@ -5,6 +5,7 @@
 
 use crate::error::Error;
 use crate::name::UnixName;
+use crate::waiting::Waiting;
 use core::net::SocketAddr;
 use raindrops_core::ListenStats;
 
@@ -39,13 +40,26 @@ pub(crate) trait Slots<K> {
     fn retain(&mut self, f: impl FnMut(&Row<K>) -> bool);
     /// Sorts rows by key (the index is rebuilt).
     fn sort(&mut self);
+    /// Records a connection waiting in row `i`'s accept queue; tables
+    /// that keep only the oldest wait (which the rules write into the
+    /// row) ignore it.
+    fn waiting(&mut self, i: usize, w: Waiting) {
+        let _ = (i, w);
+    }
+    /// Once the rows are in their final order: fills each row's wait
+    /// percentiles from the recorded waits (0 where none waits), if the
+    /// table keeps them.
+    fn finish_waits(&mut self) {}
 }
 
 /// A fixed-capacity table of listener statistics, in order, for callers
 /// without an allocator (capacity `N`, in the type, like heapless).
 ///
 /// Filled by the `…_into` queries of `DiagSocket` (feature `socket`) or by
-/// the counters; lookups are linear, which is what a small `N` wants.
+/// the counters; lookups are linear, which is what a small `N` wants. Of
+/// the accept-queue waits it keeps the oldest (`queue_wait_oldest_ms`);
+/// the percentiles need the list of every waiting connection, which the
+/// `std` queries ([`Diag`](crate::Diag)) keep.
 #[derive(Clone, Debug)]
 pub struct ListenerTable<K, const N: usize> {
     rows: heapless::Vec<Row<K>, N>,
@@ -130,12 +144,16 @@ impl<K: Copy + Ord, const N: usize> Slots<K> for ListenerTable<K, N> {
     }
 }
 
-/// A growable table with a hash index, for the `std` queries.
+/// A growable table with a hash index, for the `std` queries; it keeps
+/// every waiting connection, by the key of its listener.
 #[cfg(feature = "std")]
 #[derive(Clone, Debug)]
 pub(crate) struct IndexedTable<K> {
     rows: std::vec::Vec<Row<K>>,
     index: std::collections::HashMap<K, usize>,
+    /// The waiting connections and their listener's key; sorted by key,
+    /// oldest first, once `finish_waits` ran.
+    waits: std::vec::Vec<(K, Waiting)>,
 }
 
 #[cfg(feature = "std")]
@@ -144,6 +162,7 @@ impl<K> Default for IndexedTable<K> {
         IndexedTable {
             rows: std::vec::Vec::new(),
             index: std::collections::HashMap::new(),
+            waits: std::vec::Vec::new(),
         }
     }
 }
@@ -155,6 +174,14 @@ impl<K: Copy + Ord + core::hash::Hash> IndexedTable<K> {
         for (i, r) in self.rows.iter().enumerate() {
             self.index.insert(r.key, i);
         }
+    }
+
+    /// The connections waiting in `key`'s accept queue, oldest first
+    /// (after `finish_waits`).
+    pub(crate) fn waits_of(&self, key: &K) -> &[(K, Waiting)] {
+        let start = self.waits.partition_point(|w| w.0 < *key);
+        let len = self.waits[start..].partition_point(|w| w.0 == *key);
+        &self.waits[start..start + len]
     }
 }
 
@@ -178,6 +205,7 @@ impl<K: Copy + Ord + core::hash::Hash> Slots<K> for IndexedTable<K> {
     fn clear(&mut self) {
         self.rows.clear();
         self.index.clear();
+        self.waits.clear();
     }
     fn retain(&mut self, f: impl FnMut(&Row<K>) -> bool) {
         self.rows.retain(f);
@@ -186,5 +214,30 @@ impl<K: Copy + Ord + core::hash::Hash> Slots<K> for IndexedTable<K> {
     fn sort(&mut self) {
         self.rows.sort_unstable_by_key(|a| a.key);
         self.reindex();
+    }
+    fn waiting(&mut self, i: usize, w: Waiting) {
+        self.waits.push((self.rows[i].key, w));
+    }
+    fn finish_waits(&mut self) {
+        use crate::waiting::percentile;
+        // By listener, oldest first.
+        self.waits
+            .sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+        let mut ages = std::vec::Vec::new();
+        for i in 0..self.rows.len() {
+            ages.clear();
+            ages.extend(
+                self.waits_of(&self.rows[i].key)
+                    .iter()
+                    .rev()
+                    .map(|w| w.1.age_ms),
+            );
+            let s = self.rows[i].stats;
+            self.rows[i].stats = s.with_queue_wait_percentiles(
+                percentile(&ages, 50),
+                percentile(&ages, 90),
+                percentile(&ages, 99),
+            );
+        }
     }
 }

@@ -9,7 +9,11 @@ use crate::name::UnixName;
 use crate::proc_unix::UnixLine;
 use crate::query::{TcpQuery, UnixQuery};
 use crate::table::Slots;
-use crate::wire::inet_diag::{InetDiagAttr, InetDiagMsg};
+use crate::unix_backlogs::UnixBacklogs;
+use crate::waiting::Waiting;
+use crate::wire::inet_diag::{
+    InetDiagAttr, InetDiagMsg, attr as inet_attr, tcp_info_last_data_sent,
+};
 use crate::wire::rtattr::RtAttr;
 use crate::wire::tcp_state::TcpState;
 use crate::wire::unix_diag::{UnixDiagMsg, attr as unix_attr};
@@ -57,12 +61,14 @@ impl<'a> TcpTally<'a> {
     }
 
     fn empty(&self) -> ListenStats {
-        let s = ListenStats::new(0, 0);
+        let mut s = ListenStats::new(0, 0);
         if self.query.syn_recv {
-            s.with_syn_recv(0)
-        } else {
-            s
+            s = s.with_syn_recv(0);
         }
+        if self.query.queue_wait {
+            s = s.with_queue_wait_oldest(0);
+        }
+        s
     }
 
     /// Resets `slots` to the state before the first dump: the requested
@@ -125,11 +131,17 @@ impl<'a> TcpTally<'a> {
     }
 
     /// Counts one connection: accepted established ones as active,
-    /// request sockets as half-open.
+    /// connections still in the accept queue (inode 0; `ESTABLISHED`, or
+    /// `CLOSE_WAIT` when the client gave up) as waiting, with their age
+    /// from `INET_DIAG_INFO`, request sockets as half-open.
     pub(crate) fn connection<S: Slots<SocketAddr>>(&self, slots: &mut S, m: &InetDiagMsg<&[u8]>) {
         let state = m.state();
-        let active = self.query.active && state == TcpState::Established && m.inode() != 0;
-        if !(active || (self.query.syn_recv && state.is_syn_recv())) {
+        let established = state == TcpState::Established;
+        let active = self.query.active && established && m.inode() != 0;
+        let waiting = self.query.queue_wait
+            && (established || state == TcpState::CloseWait)
+            && m.inode() == 0;
+        if !(active || waiting || (self.query.syn_recv && state.is_syn_recv())) {
             return;
         }
         let i = match self.target {
@@ -146,18 +158,30 @@ impl<'a> TcpTally<'a> {
         let s = &mut slots.row(i).stats;
         if active {
             s.active = s.active.saturating_add(1);
+        } else if waiting {
+            // Without INET_DIAG_INFO (not asked for, as no listener had a
+            // queue when the dump started) the age is unknown.
+            let Some(age_ms) = waiting_age(m) else { return };
+            s.queue_wait_oldest_ms = Some(s.queue_wait_oldest_ms.unwrap_or(0).max(age_ms));
+            let [lo, hi] = m.id().cookie;
+            let cookie = u64::from(hi) << 32 | u64::from(lo);
+            slots.waiting(i, Waiting { age_ms, cookie });
         } else {
             s.syn_recv = Some(s.syn_recv.unwrap_or(0).saturating_add(1));
         }
     }
 
     /// Applies the final rules: several addresses drop those not
-    /// listening; all listeners are sorted by address.
+    /// listening; all listeners are sorted by address; the wait
+    /// percentiles are computed where the table keeps the waits.
     pub(crate) fn finish<S: Slots<SocketAddr>>(&self, slots: &mut S) {
         match self.target {
             TcpTarget::One(_) => {}
             TcpTarget::Some(_) => slots.retain(|r| r.listening),
             TcpTarget::All => slots.sort(),
+        }
+        if self.query.queue_wait {
+            slots.finish_waits();
         }
     }
 }
@@ -205,6 +229,19 @@ impl<'a> UnixTally<'a> {
         &self,
         slots: &mut S,
         m: &UnixDiagMsg<&[u8]>,
+    ) -> Result<(), Error> {
+        self.message_remembering(slots, m, None)
+    }
+
+    /// [`UnixTally::message`], with the backlogs of listeners remembered
+    /// in `backlogs`: a counted listener with `UNIX_DIAG_RQLEN` fills it,
+    /// one without takes its backlog from it.
+    #[inline]
+    pub(crate) fn message_remembering<S: Slots<UnixName>>(
+        &self,
+        slots: &mut S,
+        m: &UnixDiagMsg<&[u8]>,
+        backlogs: Option<&mut UnixBacklogs>,
     ) -> Result<(), Error> {
         let state = m.state();
         if state == TcpState::Established {
@@ -276,11 +313,19 @@ impl<'a> UnixTally<'a> {
         };
         let row = slots.row(i);
         if state == TcpState::Listen {
-            let add = match rq {
-                Some((q, Some(backlog))) => ListenStats::new(0, q).with_backlog(backlog),
-                Some((q, None)) => ListenStats::new(0, q),
-                None => ListenStats::new(0, 0),
+            let (queued, backlog) = match (rq, backlogs) {
+                (Some((q, Some(b))), Some(mem)) => {
+                    mem.fill(m.ino(), b);
+                    (q, Some(b))
+                }
+                (Some((q, None)), Some(mem)) => (q, mem.get(m.ino())),
+                (Some((q, b)), None) => (q, b),
+                (None, _) => (0, None),
             };
+            let mut add = ListenStats::new(0, queued);
+            if let Some(b) = backlog {
+                add = add.with_backlog(b);
+            }
             row.stats.accumulate(&add);
             row.listening = true;
         } else {
@@ -330,6 +375,18 @@ impl<'a> UnixTally<'a> {
             slots.sort();
         }
     }
+}
+
+/// How long a connection in an accept queue has waited: `tcp_info`'s
+/// `last_data_sent` from its `INET_DIAG_INFO` attribute, if there is one
+/// that long. (Not `last_data_recv` or `last_ack_recv`: data the client
+/// sends while it waits resets those; the queue's connections have sent
+/// nothing, so `last_data_sent` counts from the end of the handshake.)
+fn waiting_age(m: &InetDiagMsg<&[u8]>) -> Option<u32> {
+    m.attrs_raw()
+        .filter_map(Result::ok)
+        .find(|a| a.kind() == inet_attr::INFO)
+        .and_then(|a| tcp_info_last_data_sent(a.into_payload()))
 }
 
 /// The name of a unix_diag message (its bytes `p`) whose first attribute
@@ -466,5 +523,104 @@ mod tests {
             all.listener(&mut small, &m1),
             Err(Error::TableFull { capacity: 1 })
         );
+    }
+
+    /// A unix_diag message: a listener (with its queue as `RQLEN` and
+    /// backlog, or as `ICONS`) or a connected socket, bound to `name`.
+    fn unix_msg(ino: u32, name: Option<&[u8]>, listener: Option<(u32, u32, bool)>) -> Vec<u8> {
+        use crate::wire::unix_diag::{UnixDiagMsgRepr, attr as ua};
+        let mut b = std::vec![0u8; 4096];
+        UnixDiagMsgRepr {
+            family: 1,
+            sock_type: 1,
+            state: if listener.is_some() { 10 } else { 1 },
+            ino,
+            ..Default::default()
+        }
+        .emit(&mut b)
+        .unwrap();
+        let mut n = 16;
+        if let Some(name) = name {
+            n += emit_attr(&mut b[n..], ua::NAME, name).unwrap();
+        }
+        match listener {
+            Some((q, backlog, true)) => {
+                let mut rq = [0u8; 8];
+                rq[..4].copy_from_slice(&q.to_ne_bytes());
+                rq[4..].copy_from_slice(&backlog.to_ne_bytes());
+                n += emit_attr(&mut b[n..], ua::RQLEN, &rq).unwrap();
+            }
+            Some((q, _, false)) => {
+                let icons: Vec<u8> = (0..q).flat_map(|i| (1000 + i).to_ne_bytes()).collect();
+                n += emit_attr(&mut b[n..], ua::ICONS, &icons).unwrap();
+            }
+            None => {}
+        }
+        b.truncate(n);
+        b
+    }
+
+    proptest::proptest! {
+        /// The default Unix query's two dumps agree: an `ICONS` dump with
+        /// the backlogs remembered from an `RQLEN` dump of the same
+        /// sockets gives the `RQLEN` dump's table, for every listener and
+        /// for requested names; a listener not remembered leaves its
+        /// backlog out and marks the query missed.
+        #[test]
+        fn remembered_backlogs_agree(
+            listeners in proptest::collection::vec((0u8..4, 0u32..5, 1u32..200), 0..6),
+            conns in proptest::collection::vec(proptest::option::of(0u8..5), 0..20),
+            requested in proptest::collection::vec(0u8..5, 0..3),
+        ) {
+            use crate::table::UnixTable;
+            let name = |i: u8| std::format!("/run/s{i}.sock").into_bytes();
+            let dump = |rqlen: bool| -> Vec<Vec<u8>> {
+                let mut v: Vec<Vec<u8>> = listeners
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (n, q, b))| unix_msg(100 + i as u32, Some(&name(*n)), Some((*q, *b, rqlen))))
+                    .collect();
+                v.extend(conns.iter().enumerate().map(|(i, n)| {
+                    unix_msg(500 + i as u32, n.map(name).as_deref(), None)
+                }));
+                v
+            };
+            let names: Vec<UnixName> = requested.iter().map(|i| UnixName::new(&name(*i)).unwrap()).collect();
+            for names in [&[][..], &names[..]] {
+                let tally = UnixTally::new(names, &UnixQuery::new());
+                let count = |msgs: &[Vec<u8>], mem: Option<&mut UnixBacklogs>| {
+                    let mut t = UnixTable::<16>::new();
+                    tally.start(&mut t).unwrap();
+                    let mut mem = mem;
+                    for m in msgs {
+                        let m = UnixDiagMsg::new_checked(&m[..]).unwrap();
+                        tally.message_remembering(&mut t, &m, mem.as_deref_mut()).unwrap();
+                    }
+                    tally.finish(&mut t);
+                    t
+                };
+                let mut mem = UnixBacklogs::default();
+                mem.begin_fill();
+                let rqlen = count(&dump(true), Some(&mut mem));
+                mem.end_fill();
+                mem.begin_lookup();
+                let icons = count(&dump(false), Some(&mut mem));
+                proptest::prop_assert!(!mem.missed());
+                let rows = |t: &UnixTable<16>| t.iter().map(|(k, s)| (*k, *s)).collect::<Vec<_>>();
+                proptest::prop_assert_eq!(rows(&icons), rows(&rqlen));
+                // Without the backlogs: the same, minus every backlog.
+                let plain = count(&dump(false), None);
+                for ((k, a), (_, b)) in plain.iter().zip(rqlen.iter()) {
+                    proptest::prop_assert_eq!(a.backlog, None, "{:?}", k);
+                    proptest::prop_assert_eq!((a.active, a.queued), (b.active, b.queued));
+                }
+                // Forgotten backlogs: missed when a counted listener asks.
+                let mut empty = UnixBacklogs::default();
+                empty.begin_lookup();
+                let _ = count(&dump(false), Some(&mut empty));
+                let counted = rqlen.iter().any(|(_, s)| s.backlog.is_some());
+                proptest::prop_assert_eq!(empty.missed(), counted);
+            }
+        }
     }
 }

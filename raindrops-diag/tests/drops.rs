@@ -106,23 +106,6 @@ fn reuseport_group_sums_drops() {
     drop(first);
 }
 
-/// `setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, secs)`.
-fn defer_accept(l: &std::net::TcpListener, secs: i32) {
-    use std::os::fd::AsRawFd;
-    // SAFETY: a valid socket descriptor and a pointer to a live c_int of
-    // the size passed.
-    let r = unsafe {
-        libc::setsockopt(
-            l.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_DEFER_ACCEPT,
-            (&secs as *const i32).cast(),
-            std::mem::size_of::<i32>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(r, 0);
-}
-
 #[test]
 fn half_open_handshakes_are_counted_on_request() {
     use std::io::Write;

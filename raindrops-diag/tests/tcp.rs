@@ -42,9 +42,10 @@ fn one_address_accepted_and_waiting() {
 
 #[test]
 fn one_address_nothing_listening_gives_zeros_and_canonical_key() {
-    // A port we hold but do not listen on: nothing can listen there.
-    let held = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    let p = held.local_addr().unwrap().port();
+    // A TCP port we hold bound but do not listen on: nothing else can
+    // listen there (a UDP port would not keep other tests' TCP listeners
+    // off the same number).
+    let (_held, p) = bound_not_listening();
     let mut d = Diag::new().unwrap();
     let s = stats(&mut d, &[&format!("127.0.0.1:{p}")]);
     assert_eq!(s.len(), 1);
@@ -240,7 +241,7 @@ fn bad_addresses_name_the_string_like_ruby_rejects_them() {
         ("127.0.0.1:", AddrError::MissingPort),
         ("127.0.0.1:99999", AddrError::InvalidPort),
         ("[::1:80", AddrError::MissingBracket),
-        ("::1:80", AddrError::MissingBracket),
+        ("::1:80", AddrError::UnbracketedIpv6),
         ("localhost:80", AddrError::InvalidAddress),
         ("1.2.3:80", AddrError::InvalidAddress),
         ("", AddrError::Empty),
@@ -371,4 +372,28 @@ fn family_comes_from_the_listener_address() {
             assert_eq!(s.listener(k).map(|l| l.family), Some(f), "{k}");
         }
     }
+}
+
+/// A TCP socket bound to 127.0.0.1 on a port of the kernel's choosing,
+/// not listening, and that port.
+fn bound_not_listening() -> (std::os::fd::OwnedFd, u16) {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    // SAFETY: socket() has no preconditions; the result is checked before
+    // it is owned.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    assert!(fd >= 0);
+    // SAFETY: fd is a new descriptor that nothing else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: an all-zero sockaddr_in is a valid value of the C struct.
+    let mut sa: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+    sa.sin_family = libc::AF_INET as libc::sa_family_t;
+    sa.sin_addr.s_addr = u32::from_ne_bytes([127, 0, 0, 1]);
+    let mut len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: sa is a live sockaddr_in of the length passed.
+    let r = unsafe { libc::bind(fd.as_raw_fd(), (&raw const sa).cast(), len) };
+    assert_eq!(r, 0);
+    // SAFETY: sa and len are live locals of the sizes the call expects.
+    let r = unsafe { libc::getsockname(fd.as_raw_fd(), (&raw mut sa).cast(), &mut len) };
+    assert_eq!(r, 0);
+    (fd, u16::from_be(sa.sin_port))
 }

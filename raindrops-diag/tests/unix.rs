@@ -50,7 +50,13 @@ fn path_listener_queued_active_backlog() {
     let s = d.unix_listener_stats(&[&p]).unwrap();
     let v = s.get(&p).unwrap();
     assert_eq!((v.active, v.queued), (3, 1));
-    assert_eq!(v.backlog, None);
+    // std's listen() backlog, as the kernel capped it: what the
+    // LISTEN-only query reads too.
+    let listen_only = d
+        .unix_listener_stats_with(&[&p], &UnixQuery::queued_only())
+        .unwrap();
+    assert!(v.backlog.is_some_and(|b| b > 0), "{v:?}");
+    assert_eq!(v.backlog, listen_only.get(&p).unwrap().backlog);
     if let Some(rb) = ruby_unix(&[&p]) {
         assert_eq!(rb, ours(&s));
     }
@@ -101,6 +107,57 @@ fn queued_only_reports_the_backlog() {
     );
 }
 
+/// The default query reports every Unix listener's backlog (issue 14),
+/// read from the kernel on the first query, remembered by the handle for
+/// the next ones, read again when a listener is new to it (in the same
+/// query) and at least every eighth query (so a second `listen()` shows
+/// within eight queries), for requested names and every listener alike.
+#[test]
+fn default_query_reports_the_backlog() {
+    let dir = TempDir::new("default-backlog");
+    let p = dir.path("a.sock");
+    let a = UnixListener::bind(&p).unwrap();
+    rustix::net::listen(&a, 5).unwrap();
+    let _c: Vec<_> = (0..2).map(|_| UnixStream::connect(&p).unwrap()).collect();
+    let mut d = Diag::new().unwrap();
+    let backlog = |d: &mut Diag, names: &[&str], name: &str| {
+        let s = d.unix_listener_stats(names).unwrap();
+        let v = *s.get(name).unwrap();
+        (v.queued, v.backlog)
+    };
+    for _ in 0..20 {
+        assert_eq!(backlog(&mut d, &[&p], &p), (2, Some(5)));
+        assert_eq!(backlog(&mut d, &[], &p), (2, Some(5)));
+    }
+    // A listener that appears between two queries has its backlog at its
+    // first sight.
+    let q = dir.path("b.sock");
+    let b = UnixListener::bind(&q).unwrap();
+    rustix::net::listen(&b, 9).unwrap();
+    assert_eq!(backlog(&mut d, &[], &q), (0, Some(9)));
+    assert_eq!(backlog(&mut d, &[&p], &p), (2, Some(5)));
+    let r = dir.path("c.sock");
+    let c = UnixListener::bind(&r).unwrap();
+    rustix::net::listen(&c, 3).unwrap();
+    assert_eq!(backlog(&mut d, &[&r, &p], &r), (0, Some(3)));
+    // A listener replaced by another of the same name (new inode).
+    drop(c);
+    std::fs::remove_file(&r).unwrap();
+    let c = UnixListener::bind(&r).unwrap();
+    rustix::net::listen(&c, 11).unwrap();
+    assert_eq!(backlog(&mut d, &[&r], &r), (0, Some(11)));
+    // listen() again with another backlog: seen within eight queries.
+    rustix::net::listen(&a, 6).unwrap();
+    let seen = (0..8).position(|_| backlog(&mut d, &[&p], &p) == (2, Some(6)));
+    assert!(seen.is_some(), "the new backlog was not read in 8 queries");
+    for _ in 0..10 {
+        assert_eq!(backlog(&mut d, &[&p], &p), (2, Some(6)));
+    }
+    // A fresh handle reads it on its first query.
+    assert_eq!(backlog(&mut Diag::new().unwrap(), &[&p], &p), (2, Some(6)));
+    drop((a, b, c));
+}
+
 /// The accept queue of a Unix stream listener holds backlog + 1
 /// connections (the kernel calls it full only when its length exceeds the
 /// backlog), as docs/listener-stats.md says; the same holds for TCP
@@ -130,7 +187,8 @@ fn queue_holds_backlog_plus_one() {
     let mut d = Diag::new().unwrap();
     for (q, backlog) in [
         (UnixQuery::queued_only(), Some(2)),
-        (UnixQuery::new(), None),
+        (UnixQuery::new(), Some(2)),
+        (UnixQuery::new().with_backlog(false), None),
     ] {
         let s = d.unix_listener_stats_with(&[&p], &q).unwrap();
         let v = s.get(&p).unwrap();

@@ -107,6 +107,10 @@ fn int<T: Into<u64>>(v: Option<T>) -> Value<'static> {
     v.map_or(Value::Unknown, |v| Value::Int(v.into()))
 }
 
+fn str(v: Option<&str>) -> Value<'_> {
+    v.map_or(Value::Unknown, Value::Str)
+}
+
 /// Every per-listener field, in output order (JSON keys, table columns,
 /// labels). The position of a row is its bit in a [`FieldSet`].
 pub const LISTENER_FIELDS: &[ListenerField] = &[
@@ -165,6 +169,24 @@ pub const LISTENER_FIELDS: &[ListenerField] = &[
         value: |l| int(l.stats.drops),
     },
     ListenerField {
+        key: "overflows",
+        column: Column::WhenKnown("OVERFLOWS"),
+        exposition: Exposition::Counter {
+            name: "raindrops_listener_overflows",
+            help: "Handshakes dropped because the accept queue was full, since the exporter first saw the listener (the listener's drops split with the namespace's TcpExt counters; see raindrops_listener_overflows_estimated_total).",
+        },
+        value: |l| int(l.stats.overflows),
+    },
+    ListenerField {
+        key: "overflows_estimated",
+        column: Column::None,
+        exposition: Exposition::Counter {
+            name: "raindrops_listener_overflows_estimated",
+            help: "The part of raindrops_listener_overflows_total that was estimated: several listeners of the namespace dropped while both overflows and TCP_DEFER_ACCEPT ACKs happened.",
+        },
+        value: |l| int(l.stats.overflows_estimated),
+    },
+    ListenerField {
         key: "syn_recv",
         column: Column::WhenKnown("SYN_RECV"),
         exposition: Exposition::Gauge {
@@ -172,6 +194,73 @@ pub const LISTENER_FIELDS: &[ListenerField] = &[
             help: "Half-open handshakes waiting for the client's final ACK.",
         },
         value: |l| int(l.stats.syn_recv),
+    },
+    ListenerField {
+        key: "queue_wait_oldest_ms",
+        column: Column::WhenKnown("WAIT_OLDEST"),
+        exposition: Exposition::Gauge {
+            name: "raindrops_listener_queue_wait_oldest_milliseconds",
+            help: "How long the oldest connection in the accept queue has waited since its handshake completed (0 when none waits).",
+        },
+        value: |l| int(l.stats.queue_wait_oldest_ms),
+    },
+    ListenerField {
+        key: "queue_wait_p50_ms",
+        column: Column::WhenKnown("WAIT_P50"),
+        exposition: Exposition::None,
+        value: |l| int(l.stats.queue_wait_p50_ms),
+    },
+    ListenerField {
+        key: "queue_wait_p90_ms",
+        column: Column::WhenKnown("WAIT_P90"),
+        exposition: Exposition::None,
+        value: |l| int(l.stats.queue_wait_p90_ms),
+    },
+    ListenerField {
+        key: "queue_wait_p99_ms",
+        column: Column::WhenKnown("WAIT_P99"),
+        exposition: Exposition::None,
+        value: |l| int(l.stats.queue_wait_p99_ms),
+    },
+    // Where the listener lives and who holds it: known only when the
+    // sampler was asked (namespaces, processes), so the columns and labels
+    // appear only then. The inode tells unnamed namespaces apart, so that
+    // the same address in two namespaces makes two series.
+    ListenerField {
+        key: "netns",
+        column: Column::WhenKnown("NETNS"),
+        exposition: Exposition::Label("netns"),
+        value: |l| str(l.netns.and_then(|n| n.name)),
+    },
+    ListenerField {
+        key: "netns_inode",
+        column: Column::WhenKnown("NETNS_INODE"),
+        exposition: Exposition::Label("netns_inode"),
+        value: |l| int(l.netns.map(|n| n.inode)),
+    },
+    ListenerField {
+        key: "pid",
+        column: Column::WhenKnown("PID"),
+        exposition: Exposition::None,
+        value: |l| int(l.owner.map(|o| o.pid)),
+    },
+    ListenerField {
+        key: "process",
+        column: Column::WhenKnown("PROCESS"),
+        exposition: Exposition::Label("process"),
+        value: |l| str(l.owner.map(|o| o.command)),
+    },
+    ListenerField {
+        key: "processes",
+        column: Column::None,
+        exposition: Exposition::None,
+        value: |l| int(l.owner.map(|o| o.processes)),
+    },
+    ListenerField {
+        key: "cgroup",
+        column: Column::WhenKnown("CGROUP"),
+        exposition: Exposition::Label("cgroup"),
+        value: |l| str(l.cgroup),
     },
 ];
 
@@ -283,7 +372,7 @@ impl ListenerField {
 mod tests {
     use super::*;
     use crate::{Snapshot, render_json, render_prometheus, render_table};
-    use raindrops_core::{Family, ListenStats};
+    use raindrops_core::{Family, ListenStats, Netns, Owner};
     use std::string::{String, ToString};
     use std::vec::Vec;
 
@@ -296,9 +385,16 @@ mod tests {
             Listener::new(
                 "127.0.0.1:80",
                 Family::Tcp4,
-                ListenStats::new(1, 2).with_backlog(128).with_drops(3),
+                ListenStats::new(1, 2)
+                    .with_backlog(128)
+                    .with_drops(3)
+                    .with_overflows(2, 1),
             ),
-            Listener::new("/tmp/\"s\"", Family::Unix, ListenStats::new(0, 0)),
+            Listener::new(
+                "/tmp/\"s\"",
+                Family::Unix,
+                ListenStats::new(0, 0).with_backlog(16),
+            ),
         ];
         let snap = Snapshot {
             listeners: &listeners,
@@ -309,17 +405,21 @@ mod tests {
         assert_eq!(
             json,
             "{\"calling\":null,\"writing\":null,\"listeners\":[\
-             {\"address\":\"127.0.0.1:80\",\"family\":\"tcp4\",\"type\":\"tcp\",\"active\":1,\"queued\":2,\"backlog\":128,\"drops\":3,\"syn_recv\":null},\
-             {\"address\":\"/tmp/\\\"s\\\"\",\"family\":\"unix\",\"type\":\"unix\",\"active\":0,\"queued\":0,\"backlog\":null,\"drops\":null,\"syn_recv\":null}],\
+             {\"address\":\"127.0.0.1:80\",\"family\":\"tcp4\",\"type\":\"tcp\",\"active\":1,\"queued\":2,\"backlog\":128,\"drops\":3,\"overflows\":2,\"overflows_estimated\":1,\"syn_recv\":null,\
+             \"queue_wait_oldest_ms\":null,\"queue_wait_p50_ms\":null,\"queue_wait_p90_ms\":null,\"queue_wait_p99_ms\":null,\
+             \"netns\":null,\"netns_inode\":null,\"pid\":null,\"process\":null,\"processes\":null,\"cgroup\":null},\
+             {\"address\":\"/tmp/\\\"s\\\"\",\"family\":\"unix\",\"type\":\"unix\",\"active\":0,\"queued\":0,\"backlog\":16,\"drops\":null,\"overflows\":null,\"overflows_estimated\":null,\"syn_recv\":null,\
+             \"queue_wait_oldest_ms\":null,\"queue_wait_p50_ms\":null,\"queue_wait_p90_ms\":null,\"queue_wait_p99_ms\":null,\
+             \"netns\":null,\"netns_inode\":null,\"pid\":null,\"process\":null,\"processes\":null,\"cgroup\":null}],\
              \"metrics\":[],\"histograms\":[]}\n"
         );
         let mut table = String::new();
         render_table(&snap, &mut table).unwrap();
         assert_eq!(
             table,
-            "ADDRESS      FAMILY   ACTIVE   QUEUED  BACKLOG    DROPS\n\
-             127.0.0.1:80 tcp4          1        2      128        3\n\
-             /tmp/\"s\"     unix          0        0        -        -\n"
+            "ADDRESS      FAMILY   ACTIVE   QUEUED  BACKLOG    DROPS OVERFLOWS\n\
+             127.0.0.1:80 tcp4          1        2      128        3         2\n\
+             /tmp/\"s\"     unix          0        0       16        -         -\n"
         );
         let mut prom = String::new();
         render_prometheus(&snap, &mut prom).unwrap();
@@ -332,7 +432,102 @@ mod tests {
                 "raindrops_listener_queued{listener=\"127.0.0.1:80\",family=\"tcp4\"} 2",
                 "raindrops_listener_queued{listener=\"/tmp/\\\"s\\\"\",family=\"unix\"} 0",
                 "raindrops_listener_backlog{listener=\"127.0.0.1:80\",family=\"tcp4\"} 128",
+                "raindrops_listener_backlog{listener=\"/tmp/\\\"s\\\"\",family=\"unix\"} 16",
                 "raindrops_listener_drops_total{listener=\"127.0.0.1:80\",family=\"tcp4\"} 3",
+                "raindrops_listener_overflows_total{listener=\"127.0.0.1:80\",family=\"tcp4\"} 2",
+                "raindrops_listener_overflows_estimated_total{listener=\"127.0.0.1:80\",family=\"tcp4\"} 1",
+            ]
+        );
+
+        // With the accept-queue waits measured (TCP): four columns when
+        // known, four JSON keys, one gauge.
+        let waits = [
+            Listener::new(
+                "127.0.0.1:80",
+                Family::Tcp4,
+                ListenStats::new(1, 3)
+                    .with_backlog(128)
+                    .with_queue_wait_oldest(1500)
+                    .with_queue_wait_percentiles(700, 1500, 1500),
+            ),
+            Listener::new("/tmp/s", Family::Unix, ListenStats::new(0, 0)),
+        ];
+        let snap = Snapshot {
+            listeners: &waits,
+            ..Snapshot::new()
+        };
+        let mut json = String::new();
+        render_json(&snap, &mut json).unwrap();
+        assert!(
+            json.contains(
+                "\"syn_recv\":null,\"queue_wait_oldest_ms\":1500,\"queue_wait_p50_ms\":700,\
+                 \"queue_wait_p90_ms\":1500,\"queue_wait_p99_ms\":1500,\"netns\":null,"
+            ),
+            "{json}"
+        );
+        let mut table = String::new();
+        render_table(&snap, &mut table).unwrap();
+        assert_eq!(
+            table,
+            "ADDRESS      FAMILY   ACTIVE   QUEUED  BACKLOG    DROPS WAIT_OLDEST WAIT_P50 WAIT_P90 WAIT_P99\n\
+             127.0.0.1:80 tcp4          1        3      128        -        1500      700     1500     1500\n\
+             /tmp/s       unix          0        0        -        -           -        -        -        -\n"
+        );
+        let mut prom = String::new();
+        render_prometheus(&snap, &mut prom).unwrap();
+        assert!(prom.contains(
+            "# TYPE raindrops_listener_queue_wait_oldest_milliseconds gauge\n\
+             raindrops_listener_queue_wait_oldest_milliseconds{listener=\"127.0.0.1:80\",family=\"tcp4\"} 1500\n"
+        ), "{prom}");
+        assert!(!prom.contains("p50"), "{prom}");
+
+        // The same address in two network namespaces, one named, with
+        // owners and cgroups where the sampler found them.
+        let listeners = [
+            Listener::new("0.0.0.0:80", Family::Tcp4, ListenStats::new(1, 0))
+                .with_netns(Netns::new(4026531840))
+                .with_owner(Owner::new(1, "init"))
+                .with_cgroup("/init.scope"),
+            Listener::new("0.0.0.0:80", Family::Tcp4, ListenStats::new(2, 1))
+                .with_netns(Netns::new(4026532000).with_name("blue"))
+                .with_owner(Owner::new(812, "nginx").with_processes(5)),
+        ];
+        let snap = Snapshot {
+            listeners: &listeners,
+            measured: FieldSet::ALL.without("backlog").without("drops"),
+            ..Snapshot::new()
+        };
+        let mut json = String::new();
+        render_json(&snap, &mut json).unwrap();
+        assert_eq!(
+            json,
+            "{\"calling\":null,\"writing\":null,\"listeners\":[\
+             {\"address\":\"0.0.0.0:80\",\"family\":\"tcp4\",\"type\":\"tcp\",\"active\":1,\"queued\":0,\"backlog\":null,\"drops\":null,\"overflows\":null,\"overflows_estimated\":null,\"syn_recv\":null,\
+             \"queue_wait_oldest_ms\":null,\"queue_wait_p50_ms\":null,\"queue_wait_p90_ms\":null,\"queue_wait_p99_ms\":null,\
+             \"netns\":null,\"netns_inode\":4026531840,\"pid\":1,\"process\":\"init\",\"processes\":1,\"cgroup\":\"/init.scope\"},\
+             {\"address\":\"0.0.0.0:80\",\"family\":\"tcp4\",\"type\":\"tcp\",\"active\":2,\"queued\":1,\"backlog\":null,\"drops\":null,\"overflows\":null,\"overflows_estimated\":null,\"syn_recv\":null,\
+             \"queue_wait_oldest_ms\":null,\"queue_wait_p50_ms\":null,\"queue_wait_p90_ms\":null,\"queue_wait_p99_ms\":null,\
+             \"netns\":\"blue\",\"netns_inode\":4026532000,\"pid\":812,\"process\":\"nginx\",\"processes\":5,\"cgroup\":null}],\
+             \"metrics\":[],\"histograms\":[]}\n"
+        );
+        let mut table = String::new();
+        render_table(&snap, &mut table).unwrap();
+        assert_eq!(
+            table,
+            "ADDRESS    FAMILY   ACTIVE   QUEUED  BACKLOG    DROPS NETNS NETNS_INODE      PID PROCESS CGROUP\n\
+             0.0.0.0:80 tcp4          1        0        -        - -     4026531840         1 init    /init.scope\n\
+             0.0.0.0:80 tcp4          2        1        -        - blue  4026532000       812 nginx   -\n"
+        );
+        let mut prom = String::new();
+        render_prometheus(&snap, &mut prom).unwrap();
+        let samples: Vec<&str> = prom.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(
+            samples,
+            [
+                "raindrops_listener_active{listener=\"0.0.0.0:80\",family=\"tcp4\",netns=\"\",netns_inode=\"4026531840\",process=\"init\",cgroup=\"/init.scope\"} 1",
+                "raindrops_listener_active{listener=\"0.0.0.0:80\",family=\"tcp4\",netns=\"blue\",netns_inode=\"4026532000\",process=\"nginx\",cgroup=\"\"} 2",
+                "raindrops_listener_queued{listener=\"0.0.0.0:80\",family=\"tcp4\",netns=\"\",netns_inode=\"4026531840\",process=\"init\",cgroup=\"/init.scope\"} 0",
+                "raindrops_listener_queued{listener=\"0.0.0.0:80\",family=\"tcp4\",netns=\"blue\",netns_inode=\"4026532000\",process=\"nginx\",cgroup=\"\"} 1",
             ]
         );
     }
@@ -359,7 +554,19 @@ mod tests {
                 ("queued", "2".into()),
                 ("backlog", "128".into()),
                 ("drops", "-".into()),
+                ("overflows", "-".into()),
+                ("overflows_estimated", "-".into()),
                 ("syn_recv", "-".into()),
+                ("queue_wait_oldest_ms", "-".into()),
+                ("queue_wait_p50_ms", "-".into()),
+                ("queue_wait_p90_ms", "-".into()),
+                ("queue_wait_p99_ms", "-".into()),
+                ("netns", "-".into()),
+                ("netns_inode", "-".into()),
+                ("pid", "-".into()),
+                ("process", "-".into()),
+                ("processes", "-".into()),
+                ("cgroup", "-".into()),
             ]
         );
         let no_active = FieldSet::ALL.without("active");

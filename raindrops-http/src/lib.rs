@@ -8,9 +8,12 @@ extern crate alloc;
 #[cfg(any(test, feature = "std"))]
 extern crate std;
 
+mod chart;
 mod fields;
 mod float;
 mod histogram_text;
+#[cfg(feature = "alloc")]
+mod history;
 mod json;
 mod metrics;
 mod middleware;
@@ -26,11 +29,14 @@ mod watcher;
 #[cfg(feature = "alloc")]
 mod watcher_state;
 
+pub use chart::{ChartPoint, ChartVisitor, render_chart};
 pub use fields::{
     Column, Exposition, FieldSet, LISTENER_FIELDS, ListenerField, Value, field_index,
 };
 pub use float::{RubyFloat, ruby_mean, ruby_std_dev};
 pub use histogram_text::HistogramText;
+#[cfg(feature = "alloc")]
+pub use history::CHART_SAMPLES;
 pub use json::{JSON_CONTENT_TYPE, render_json};
 pub use metrics::{
     Format, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, render_openmetrics,
@@ -50,8 +56,8 @@ pub use text::JsonString;
 pub use time::{HttpDate, Iso8601, Timestamp};
 pub use watcher::{
     MAX_ADDR_LEN, SUMMARY_HEADERS, Summary, Tail, Watcher, Which, render_index,
-    render_last_data_recv_headers, render_summary_html, render_summary_txt, summary_header_values,
-    write_tail_line,
+    render_last_data_recv_headers, render_summary_html, render_summary_txt,
+    render_unknown_listener_html, summary_header_values, write_tail_line,
 };
 #[cfg(feature = "alloc")]
 pub use watcher_state::WatcherState;

@@ -12,7 +12,7 @@ use crate::text::{self, Counting, Sink};
 use crate::time::Timestamp;
 use crate::watcher::{
     MAX_ADDR_LEN, Tail, Which, last_data_recv_headers, render_index, render_summary_html,
-    render_summary_txt, summary_headers,
+    render_summary_txt, render_unknown_listener_html, summary_headers,
 };
 
 /// What the router needs to know of an HTTP request.
@@ -84,8 +84,8 @@ impl<'a> Request<'a> {
 /// | `metrics_path` (`/metrics`) | GET, HEAD | Prometheus, or OpenMetrics by `Accept` |
 /// | `last_data_recv_path` (`/last_data_recv`) | GET, HEAD | Ruby's `LastDataRecv`, if the source has that aggregate |
 /// | `/` | GET, HEAD | Watcher index (if the source has a [`Watcher`](crate::Watcher)) |
-/// | `/active/ADDR.txt`, `.html`; `/queued/...` | GET, HEAD | Watcher summaries |
-/// | `/tail/ADDR.txt?active_min=N&queued_min=N` | GET, HEAD | a [`Tail`] stream |
+/// | `/active/ADDR.txt`, `.html`; `/queued/...` | GET, HEAD | Watcher summaries (`.html`: the listener's page, 404 if it is not in the last sample) |
+/// | `/tail/ADDR.txt?active_min=N&queued_min=N` | GET, HEAD | a [`Tail`] stream (with `X-Content-Type-Options: nosniff`, so that browsers show it as it comes) |
 /// | `/reset/ADDR` | POST | forgets ADDR's history, 302 back |
 ///
 /// Other methods on these paths get 405 with `Allow`, other paths 404; a
@@ -335,12 +335,22 @@ impl<'c> Router<'c> {
                 let Some(watcher) = source.watcher() else {
                     return out.plain(404, "Not Found");
                 };
+                let hostname = self.hostname;
+                if html && watcher.current(&addr).is_none() {
+                    // A person's page for a listener that is not there:
+                    // 404 (Ruby's 200 of NaN read as if it existed). The
+                    // `.txt` page keeps Ruby's empty summary for scripts.
+                    out.headers
+                        .push("Content-Type", HeaderValue::Static("text/html"));
+                    return out.render_status(404, |w| {
+                        render_unknown_listener_html(&*watcher, hostname, &addr, w)
+                    });
+                }
                 let summary = watcher.summary(&addr, which);
                 summary_headers(&mut out.headers, &summary, watcher.delay(), html);
-                let hostname = self.hostname;
                 out.render(|w| {
                     if html {
-                        render_summary_html(hostname, &addr, &summary, w)
+                        render_summary_html(&*watcher, hostname, &addr, which, w)
                     } else {
                         render_summary_txt(&summary, w)
                     }
@@ -362,6 +372,10 @@ impl<'c> Router<'c> {
                     .push("Content-Type", HeaderValue::Static("text/plain"));
                 out.headers
                     .push("Cache-Control", HeaderValue::Static("no-transform"));
+                // Without it, browsers hold text/plain back to sniff its
+                // type, and a tail page stays blank while lines arrive.
+                out.headers
+                    .push("X-Content-Type-Options", HeaderValue::Static("nosniff"));
                 out.headers.push(
                     "Expires",
                     HeaderValue::Static("Thu, 01 Jan 1970 00:00:00 GMT"),

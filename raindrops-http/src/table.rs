@@ -58,11 +58,8 @@ where
                 t
             }
         };
-        // Metrics are numbers (right-aligned); labels are text.
-        let left = !matches!(
-            field.exposition,
-            Exposition::Gauge { .. } | Exposition::Counter { .. }
-        );
+        // Labels are text (left-aligned); the other columns are numbers.
+        let left = matches!(field.exposition, Exposition::Label(_));
         let mut width = title.len();
         if !left {
             width = width.max(MIN_NUMBER_WIDTH);

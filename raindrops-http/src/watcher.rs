@@ -6,6 +6,7 @@ use core::time::Duration;
 
 use raindrops_core::{Aggregate, ListenStats};
 
+use crate::chart::{ChartVisitor, render_chart};
 use crate::float::{round_half_away, ruby_mean, ruby_std_dev};
 use crate::histogram_text::write_histogram;
 use crate::response::{HeaderValue, Headers};
@@ -68,6 +69,13 @@ pub trait Watcher {
     /// Forgets the samples of `addr` (at `now`, or the last sample's time
     /// when unknown); `false` if `addr` was never sampled.
     fn reset(&mut self, addr: &str, now: Option<Timestamp>) -> bool;
+
+    /// Visits the recent samples of `addr`, oldest first, for the charts
+    /// of its page (none by default: the charts then say so).
+    fn recent(&self, addr: &str, visit: &mut ChartVisitor<'_>) -> ControlFlow<()> {
+        let _ = (addr, visit);
+        ControlFlow::Continue(())
+    }
 }
 
 /// The names of the `X-` headers of a summary, in Ruby's order.
@@ -136,108 +144,276 @@ pub fn render_summary_txt<W: fmt::Write + ?Sized>(s: &Summary<'_>, w: &mut W) ->
     write_histogram(w, s.aggregate)
 }
 
-/// Writes the body of `GET /active/ADDR.html` (and `queued`) as Ruby does:
-/// a table of the `X-` headers, the histogram and a reset button. The
-/// hostname and address are HTML-escaped (Ruby leaves the hostname as is).
-pub fn render_summary_html<W: fmt::Write + ?Sized>(
-    hostname: &str,
-    addr: &str,
-    s: &Summary<'_>,
+/// The style sheet of the Watcher pages: readable on a phone (the
+/// viewport is the device's, charts scale, long Unix paths wrap instead of
+/// pushing the numbers off screen), numbers aligned.
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:1rem;color:#222;\
+max-width:64rem}h1{font-size:1.3rem;overflow-wrap:anywhere;word-break:break-all}\
+h2{font-size:1.05rem;margin-top:1.2rem}table{border-collapse:collapse}\
+th,td{padding:.25rem .5rem;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}\
+.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}\
+.addr{overflow-wrap:anywhere;word-break:break-all}form{margin:0}\
+.chart{display:block;width:100%;max-width:600px;height:auto}\
+nav,footer{color:#555;font-size:.9rem}footer{margin-top:1.5rem}\
+pre{overflow-x:auto}@media (max-width:32rem){body{margin:.5rem;font-size:.9rem}\
+th,td{padding:.2rem .3rem}.reset{display:none}}";
+
+/// Seconds between automatic refreshes of a page: the sampling delay,
+/// rounded up, at least 1 and at most an hour.
+fn refresh_secs(delay: Duration) -> u64 {
+    let secs = delay.as_secs() + u64::from(delay.subsec_nanos() > 0);
+    secs.clamp(1, 3600)
+}
+
+/// The document head shared by the pages, up to and including `<body>`.
+/// `title` writes the (escaped) title text.
+fn head<W: fmt::Write + ?Sized>(
     w: &mut W,
+    delay: Duration,
+    title: impl FnOnce(&mut W) -> fmt::Result,
 ) -> fmt::Result {
-    w.write_str("<html><head><title>")?;
+    write!(
+        w,
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>\
+         <meta name='viewport' content='width=device-width, initial-scale=1'>\
+         <meta http-equiv='refresh' content='{}'><title>",
+        refresh_secs(delay)
+    )?;
+    title(w)?;
+    write!(w, "</title><style>{STYLE}</style></head><body>")
+}
+
+/// Our footer: what serves the page, which host, how often it samples.
+fn footer<W: fmt::Write + ?Sized>(w: &mut W, hostname: &str, delay: Duration) -> fmt::Result {
+    w.write_str("<footer>raindrops-rs ")?;
+    w.write_str(env!("CARGO_PKG_VERSION"))?;
+    w.write_str(" on ")?;
     text::html(w, hostname)?;
-    w.write_str(" - ")?;
+    w.write_str(", sampling every ")?;
+    write_seconds(w, delay)?;
+    w.write_str("; this page refreshes itself. <a href='")?;
+    w.write_str(env!("CARGO_PKG_REPOSITORY"))?;
+    w.write_str("'>About</a></footer></body></html>")
+}
+
+/// `1s`, `0.5s`, `2.25s`.
+fn write_seconds<W: fmt::Write + ?Sized>(w: &mut W, d: Duration) -> fmt::Result {
+    let ms = d.as_millis();
+    if ms % 1000 == 0 {
+        write!(w, "{}s", ms / 1000)
+    } else {
+        let s = ms as f64 / 1000.0;
+        write!(w, "{}s", crate::RubyFloat(s))
+    }
+}
+
+/// A name in HTML text: the display form through [`SafeText`](raindrops_core::SafeText), escaped.
+fn html_name<W: fmt::Write + ?Sized>(w: &mut W, name: &str) -> fmt::Result {
     fmt::Write::write_fmt(
         &mut HtmlEscaper(w),
-        format_args!("{}", raindrops_core::SafeText(addr)),
-    )?;
-    w.write_str("</title></head><body><table>")?;
-    for (name, value) in SUMMARY_HEADERS.iter().zip(summary_header_values(s)) {
-        let name = name.strip_prefix("X-").unwrap_or(name);
-        w.write_str("<tr><td>")?;
-        w.write_str(name)?;
-        w.write_str("</td><td>")?;
-        text::html(w, value.as_str())?;
-        w.write_str("</td></tr>")?;
+        format_args!("{}", raindrops_core::SafeText(name)),
+    )
+}
+
+/// A number a person reads: two decimals, `-` where there is none (NaN).
+fn write_readable<W: fmt::Write + ?Sized>(w: &mut W, x: f64) -> fmt::Result {
+    if x.is_finite() {
+        write!(w, "{x:.2}")
+    } else {
+        w.write_char('-')
     }
+}
+
+/// An optional count: the number, or `-` where it is not known.
+fn write_opt<W: fmt::Write + ?Sized, T: fmt::Display>(w: &mut W, v: Option<T>) -> fmt::Result {
+    match v {
+        Some(v) => write!(w, "{v}"),
+        None => w.write_char('-'),
+    }
+}
+
+/// Writes a listener's page, `GET /active/ADDR.html` (and `queued`): a
+/// heading naming the listener, links back to the index and to its other
+/// pages, its numbers in the last sample, charts of active and queued
+/// (against the backlog) over the recent samples as inline SVG
+/// ([`render_chart`]), the summary of `which` since the last reset (the
+/// `X-` headers of the `.txt` page, means with two decimals), the
+/// histogram and a reset button. The page refreshes itself every sampling
+/// interval.
+///
+/// Unlike Ruby's page (a bare table), this one is made to be kept open;
+/// the `.txt` page stays Ruby's. Every name is HTML-escaped.
+pub fn render_summary_html<V: Watcher + ?Sized, W: fmt::Write + ?Sized>(
+    watcher: &V,
+    hostname: &str,
+    addr: &str,
+    which: Which,
+    w: &mut W,
+) -> fmt::Result {
+    let s = watcher.summary(addr, which);
+    let delay = watcher.delay();
+    let which_name = match which {
+        Which::Active => "active",
+        Which::Queued => "queued",
+    };
+    head(w, delay, |w| {
+        html_name(w, addr)?;
+        write!(w, " {which_name} - ")?;
+        text::html(w, hostname)
+    })?;
+    let enc = |w: &mut W| text::form_encode(w, addr);
+    w.write_str("<nav><a href='../'>&larr; all listeners</a> &middot; <a href='../active/")?;
+    enc(w)?;
+    w.write_str(".html'>active</a> &middot; <a href='../queued/")?;
+    enc(w)?;
+    w.write_str(".html'>queued</a> &middot; <a href='../tail/")?;
+    enc(w)?;
+    w.write_str(".txt'>tail</a> &middot; <a href='../")?;
+    w.write_str(which_name)?;
+    w.write_char('/')?;
+    enc(w)?;
+    w.write_str(".txt'>text</a></nav><h1>")?;
+    html_name(w, addr)?;
+    w.write_str("</h1>")?;
+    if let Some(c) = watcher.current(addr) {
+        write!(
+            w,
+            "<p>Now: <b>{}</b> active, <b>{}</b> queued",
+            c.active, c.queued
+        )?;
+        if let Some(b) = c.backlog {
+            write!(w, " of a backlog of <b>{b}</b>")?;
+        }
+        if let Some(d) = c.drops {
+            write!(w, ", <b>{d}</b> dropped")?;
+        }
+        write!(w, " (updated at {}).</p>", s.updated_at.iso8601())?;
+    }
+    w.write_str("<h2>Active connections</h2>")?;
+    render_chart(watcher, addr, Which::Active, w)?;
+    w.write_str("<h2>Queued connections (dashed: backlog)</h2>")?;
+    render_chart(watcher, addr, Which::Queued, w)?;
+    write!(
+        w,
+        "<h2>{which_name} since {}</h2><table>",
+        s.reset_at.http_date()
+    )?;
+    let a = s.aggregate;
+    let row = |w: &mut W, name: &str, value: &dyn Fn(&mut W) -> fmt::Result| -> fmt::Result {
+        write!(w, "<tr><th>{name}</th><td class='n'>")?;
+        value(w)?;
+        w.write_str("</td></tr>")
+    };
+    row(w, "current", &|w| write!(w, "{}", s.current))?;
+    row(w, "samples", &|w| write!(w, "{}", a.count()))?;
+    row(w, "min", &|w| write_opt(w, a.min()))?;
+    row(w, "max", &|w| write_opt(w, a.max()))?;
+    row(w, "mean", &|w| write_readable(w, ruby_mean(a)))?;
+    row(w, "std dev", &|w| write_readable(w, ruby_std_dev(a)))?;
+    row(w, "outliers low", &|w| write!(w, "{}", a.outliers_low()))?;
+    row(w, "outliers high", &|w| write!(w, "{}", a.outliers_high()))?;
+    let peaks = a.max().is_some_and(|m| m > 0);
+    row(w, "first peak at", &|w| match peaks {
+        true => write!(w, "{}", s.first_peak_at.http_date()),
+        false => w.write_char('-'),
+    })?;
+    row(w, "last peak at", &|w| match peaks {
+        true => write!(w, "{}", s.last_peak_at.http_date()),
+        false => w.write_char('-'),
+    })?;
     w.write_str("</table><pre>")?;
     write_histogram(&mut HtmlEscaper(w), s.aggregate)?;
     w.write_str("</pre><form action='../reset/")?;
-    text::form_encode(w, addr)?;
-    w.write_str("' method='post'><input type='submit' name='x' value='reset' /></form></body>")
+    enc(w)?;
+    w.write_str(
+        "' method='post'><input type='submit' name='x' value='reset the summaries' /></form>",
+    )?;
+    footer(w, hostname, delay)
 }
 
-/// The documentation link of Ruby's index page.
-const DOC_URL: &str = "https://yhbt.net/raindrops/Raindrops/Watcher.html";
+/// Writes the page answering `GET /active/ADDR.html` (and `queued`) for a
+/// listener that is not in the last sample (the router sends it with
+/// status 404): it says so, links back to the index, and refreshes
+/// itself, so that a page left open comes back when the listener does.
+pub fn render_unknown_listener_html<V: Watcher + ?Sized, W: fmt::Write + ?Sized>(
+    watcher: &V,
+    hostname: &str,
+    addr: &str,
+    w: &mut W,
+) -> fmt::Result {
+    let delay = watcher.delay();
+    head(w, delay, |w| {
+        w.write_str("Not found: ")?;
+        html_name(w, addr)?;
+        w.write_str(" - ")?;
+        text::html(w, hostname)
+    })?;
+    w.write_str("<nav><a href='../'>&larr; all listeners</a></nav><h1>No listener ")?;
+    html_name(w, addr)?;
+    write!(
+        w,
+        "</h1><p>It is not in the last sample (updated at {}): nothing listens there, \
+         or it is not watched.</p>",
+        watcher.updated_at().iso8601()
+    )?;
+    footer(w, hostname, delay)
+}
 
-/// Writes the Watcher index (`GET /`) as Ruby does: a table of every
-/// listener of the last sample (address linking to its `tail`, active and
-/// queued linking to their summaries, a reset button), in the order of
-/// [`Watcher::sampled`].
+/// Writes the Watcher index (`GET /`): a table of every listener of the
+/// last sample in the order of [`Watcher::sampled`], with its address
+/// (linking to its page), active and queued (linking to their pages),
+/// backlog and drops (`-` where not known, as drops for Unix sockets), and
+/// a reset button. The page refreshes itself every sampling interval.
 ///
-/// Beyond Ruby: when any listener knows its `drops`, a `drops` column
-/// follows `queued` (empty for listeners without it); otherwise the page
-/// is byte for byte Ruby's, except that the hostname is escaped.
+/// Unlike Ruby's index, it has the backlog and drops columns, a viewport
+/// for phones, long names that wrap, and our own footer. The hostname and
+/// every address are HTML-escaped.
 pub fn render_index<V: Watcher + ?Sized, W: fmt::Write + ?Sized>(
     watcher: &V,
     hostname: &str,
     w: &mut W,
 ) -> fmt::Result {
-    let mut drops = false;
-    let _ = watcher.sampled(&mut |l| {
-        drops = l.stats.drops.is_some();
-        if drops {
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
-        }
-    });
-    w.write_str("<html><head><title>")?;
+    let delay = watcher.delay();
+    head(w, delay, |w| {
+        text::html(w, hostname)?;
+        w.write_str(" - listeners")
+    })?;
+    w.write_str("<h1>Listeners of ")?;
     text::html(w, hostname)?;
     write!(
         w,
-        " - all interfaces</title></head><body><h3>Updated at {}</h3>\
-         <table><tr><th>address</th><th>active</th><th>queued</th>",
+        "</h1><p>Updated at {}.</p><table><tr><th>address</th><th class='n'>active</th>\
+         <th class='n'>queued</th><th class='n'>backlog</th><th class='n'>drops</th>\
+         <th class='reset'>reset</th></tr>",
         watcher.updated_at().iso8601()
     )?;
-    if drops {
-        w.write_str("<th>drops</th>")?;
-    }
-    w.write_str("<th>reset</th></tr>")?;
     let mut res = Ok(());
     let mut row = |addr: &str, s: &ListenStats| -> fmt::Result {
         let enc = |w: &mut W| text::form_encode(w, addr);
-        w.write_str("<tr><td><a href='tail/")?;
+        w.write_str("<tr><td class='addr'><a href='queued/")?;
         enc(w)?;
-        w.write_str(".txt' title='&quot;tail&quot; output in real time'>")?;
-        fmt::Write::write_fmt(
-            &mut HtmlEscaper(w),
-            format_args!("{}", raindrops_core::SafeText(addr)),
-        )?;
-        w.write_str("</a></td><td><a href='active/")?;
+        w.write_str(".html'>")?;
+        html_name(w, addr)?;
+        w.write_str("</a></td><td class='n'><a href='active/")?;
         enc(w)?;
         write!(
             w,
-            ".html' title='show active connection stats'>{}</a></td><td><a href='queued/",
+            ".html' title='active connections'>{}</a></td><td class='n'><a href='queued/",
             s.active
         )?;
         enc(w)?;
         write!(
             w,
-            ".html' title='show queued connection stats'>{}</a></td>",
+            ".html' title='queued connections'>{}</a></td><td class='n'>",
             s.queued
         )?;
-        if drops {
-            match s.drops {
-                Some(d) => write!(w, "<td>{d}</td>")?,
-                None => w.write_str("<td></td>")?,
-            }
-        }
-        w.write_str("<td><form action='reset/")?;
+        write_opt(w, s.backlog)?;
+        w.write_str("</td><td class='n'>")?;
+        write_opt(w, s.drops)?;
+        w.write_str("</td><td class='reset'><form action='reset/")?;
         enc(w)?;
         w.write_str(
-            "' method='post'><input title='reset statistics' \
+            "' method='post'><input title='reset the summaries' \
              type='submit' name='x' value='x' /></form></td></tr>",
         )
     };
@@ -249,12 +425,8 @@ pub fn render_index<V: Watcher + ?Sized, W: fmt::Write + ?Sized>(
         }
     });
     res?;
-    write!(
-        w,
-        "</table><p>This is running the Raindrops::Watcher</a> service, see \
-         <a href='{DOC_URL}'>{DOC_URL}</a> for more information and options.</p>\
-         </body></html>"
-    )
+    w.write_str("</table>")?;
+    footer(w, hostname, delay)
 }
 
 /// Writes one line of `GET /tail/ADDR.txt` as Ruby's

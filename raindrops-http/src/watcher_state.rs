@@ -8,6 +8,8 @@ use core::time::Duration;
 
 use raindrops_core::{Aggregate, ListenStats, Listener};
 
+use crate::chart::ChartVisitor;
+use crate::history::History;
 use crate::source::{Histogram, ListenerVisitor, StatsSource};
 use crate::time::Timestamp;
 use crate::watcher::{Summary, Watcher, Which};
@@ -28,6 +30,9 @@ use crate::watcher::{Summary, Watcher, Which};
 /// [`forget_after`](Self::set_retention) or, past
 /// [`max_absent`](Self::set_retention) of them, oldest-seen first, so that
 /// memory stays bounded however many short-lived listeners come and go.
+///
+/// It also keeps the last [`CHART_SAMPLES`](crate::CHART_SAMPLES) samples
+/// of each listener for the charts of its page ([`Watcher::recent`]).
 ///
 /// It is also a [`StatsSource`]: the last sample as listeners, and each
 /// listener's aggregates as the histograms `raindrops_watcher_active` and
@@ -82,6 +87,8 @@ struct Entry {
     seen_at: Timestamp,
     peak_active: Peak,
     peak_queued: Peak,
+    /// The last samples, for the charts (a reset keeps them).
+    history: History,
 }
 
 static EMPTY: Aggregate = Aggregate::new();
@@ -180,7 +187,9 @@ impl WatcherState {
                     first: start,
                     last: start,
                 },
+                history: History::default(),
             });
+            e.history.push(start, now, stats);
             e.sampled = true;
             e.seen_at = now;
             sample(
@@ -271,6 +280,13 @@ impl Watcher for WatcherState {
             current: u64::from(current),
             first_peak_at: peak.first,
             last_peak_at: peak.last,
+        }
+    }
+
+    fn recent(&self, addr: &str, visit: &mut ChartVisitor<'_>) -> ControlFlow<()> {
+        match self.entries.get(addr) {
+            Some(e) => e.history.visit(self.start, visit),
+            None => ControlFlow::Continue(()),
         }
     }
 

@@ -60,13 +60,27 @@ fn watcher_routes() {
         res.headers.get("Expires"),
         Some("Tue, 14 Nov 2023 22:13:26 GMT")
     );
-    // Beyond Ruby: the drops column, empty where unknown.
+    // Beyond Ruby: backlog and drops columns, `-` where unknown.
     assert!(
-        body.contains("<th>queued</th><th>drops</th><th>reset</th>"),
+        body.contains(
+            "<th class='n'>queued</th><th class='n'>backlog</th><th class='n'>drops</th><th class='reset'>reset</th>"
+        ),
         "{body}"
     );
-    assert!(body.contains("stats'>0</a></td><td>9</td><td><form action='reset/127.0.0.1%3A8080'"));
-    assert!(body.contains("<td></td><td><form action='reset/%2Ftmp%2Fa+b.sock'"));
+    assert!(body.contains(
+        "connections'>0</a></td><td class='n'>-</td><td class='n'>9</td><td class='reset'><form action='reset/127.0.0.1%3A8080'"
+    ), "{body}");
+    assert!(body.contains(
+        "<td class='n'>-</td><td class='n'>-</td><td class='reset'><form action='reset/%2Ftmp%2Fa+b.sock'"
+    ), "{body}");
+    assert!(
+        body.contains("<meta http-equiv='refresh' content='1'>"),
+        "{body}"
+    );
+    assert!(
+        !body.contains("Raindrops::Watcher"),
+        "our own footer: {body}"
+    );
     // Sorted by address: "/tmp..." < "127..." < "[fe80...".
     let p = |s: &str| body.find(s).unwrap();
     assert!(p(">&#x2F;tmp&#x2F;a b.sock<") < p(">127.0.0.1:8080<"));
@@ -104,16 +118,41 @@ fn watcher_routes() {
             Some(body.len().to_string().as_str())
         );
     }
-    // Found by the fuzzer: a non-ASCII Unix name in a summary page.
+    // Found by the fuzzer: a non-ASCII Unix name in a summary page; it
+    // is not listening, so the page says so with a 404.
     let (res, body) = get(
         &mut w,
         &Request::new("GET", "/queued//active/1on=%C8%865.html"),
     );
-    assert_eq!(res.status, 200);
+    assert_eq!(res.status, 404);
+    assert_eq!(res.headers.get("Content-Type"), Some("text/html"));
     assert!(
-        body.contains("action='../reset/%2Factive%2F1on%3D%C8%865'"),
+        body.contains("<h1>No listener &#x2F;active&#x2F;1on=\u{206}5</h1>"),
         "{body}"
     );
+    // A known listener's page: heading, link back, charts, readable mean.
+    let (res, body) = get(
+        &mut w,
+        &Request::new("GET", "/queued/%2Ftmp%2Fa+b.sock.html"),
+    );
+    assert_eq!(res.status, 200);
+    assert!(body.contains("<h1>&#x2F;tmp&#x2F;a b.sock</h1>"), "{body}");
+    assert!(
+        body.contains("<a href='../'>&larr; all listeners</a>"),
+        "{body}"
+    );
+    assert!(body.contains("<svg id='chart-active'") && body.contains("<svg id='chart-queued'"));
+    assert!(
+        body.contains("<tr><th>mean</th><td class='n'>2.00</td></tr>"),
+        "{body}"
+    );
+    assert!(
+        body.contains("action='../reset/%2Ftmp%2Fa+b.sock'"),
+        "{body}"
+    );
+    // The `.txt` page of an unknown listener stays Ruby's empty summary.
+    let (res, _) = get(&mut w, &Request::new("GET", "/queued/10.9.8.7%3A1.txt"));
+    assert_eq!((res.status, res.headers.get("X-Count")), (200, Some("0")));
     for missing in [
         "/active/.txt",
         "/active/x",

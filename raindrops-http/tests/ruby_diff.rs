@@ -351,6 +351,17 @@ fn watcher_pages_match_ruby() {
             let res = router
                 .handle(&Request::new(m, p), &mut w, &mut body)
                 .unwrap();
+            // The HTML pages are ours (made to be kept open: see the
+            // README's differences from Ruby); their headers are Ruby's
+            // but for the length, and a page for a listener absent from
+            // the last sample is 404 where Ruby answers 200.
+            let html = p == "/" || p.ends_with(".html");
+            if html && res.status == 404 {
+                assert!(expected.starts_with("200\n"), "{m} {p}");
+                assert!(body.is_empty() || body.contains("No listener"), "{m} {p}");
+                compared += 1;
+                continue;
+            }
             let mut ours = format!("{}\n", res.status);
             if res.status == 200 {
                 // HEAD has the headers of GET: the body GET would send.
@@ -359,6 +370,11 @@ fn watcher_pages_match_ruby() {
                     .handle(&Request::new("GET", p), &mut w, &mut get_body)
                     .unwrap();
                 for h in res.headers.iter() {
+                    if h.name == "Content-Length" && html {
+                        assert_eq!(h.value.as_str(), get_body.len().to_string());
+                        writeln!(ours, "{}: (ours)", h.name).unwrap();
+                        continue;
+                    }
                     if h.name == "Content-Length" && !get_body.is_ascii() {
                         // Ruby counts characters here (`String#size`), a
                         // Ruby bug; we send bytes. Compare Ruby's count.
@@ -369,12 +385,28 @@ fn watcher_pages_match_ruby() {
                     writeln!(ours, "{}: {}", h.name, h.value).unwrap();
                 }
                 ours.push('\n');
-                ours.push_str(&body);
+                if !html {
+                    ours.push_str(&body);
+                }
                 if *m == "HEAD" {
                     assert_eq!(res.body, Body::Empty);
                     assert!(body.is_empty());
                 }
             }
+            let expected = if html && expected.starts_with("200\n") {
+                // Ruby's headers; its length and body stand aside.
+                let (headers, _) = expected.split_once("\n\n").unwrap();
+                let headers: Vec<String> = headers
+                    .lines()
+                    .map(|l| match l.strip_prefix("Content-Length: ") {
+                        Some(_) => "Content-Length: (ours)".to_string(),
+                        None => l.to_string(),
+                    })
+                    .collect();
+                format!("{}\n\n", headers.join("\n"))
+            } else {
+                expected.to_string()
+            };
             assert_eq!(ours, expected, "{m} {p}");
             compared += 1;
         }

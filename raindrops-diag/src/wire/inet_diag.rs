@@ -595,6 +595,20 @@ pub mod attr {
     pub const CGROUP_ID: u16 = 21;
 }
 
+/// Where `tcpi_last_data_sent` sits in `struct tcp_info` (checked against
+/// the uapi header in `layout`).
+pub(crate) const TCPI_LAST_DATA_SENT: usize = 44;
+
+/// `tcpi_last_data_sent` of a `struct tcp_info` (an `INET_DIAG_INFO`
+/// payload): milliseconds since the socket last sent data, in jiffies'
+/// resolution. For a connection still in a listener's accept queue, which
+/// has sent nothing yet, the time since its handshake completed, which is
+/// when it entered the queue. `None` if `info` is too short to hold it
+/// (raindrops-tcpinfo decodes every field).
+pub fn tcp_info_last_data_sent(info: &[u8]) -> Option<u32> {
+    super::ne_u32_at(info, TCPI_LAST_DATA_SENT / 4)
+}
+
 /// One attribute of an inet_diag reply, decoded where its type is known.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]

@@ -47,6 +47,12 @@ const _: () = {
     assert!(uapi::NETLINK_SOCK_DIAG == 4);
 };
 
+// linux/tcp.h, the one tcp_info field the queries read (raindrops-tcpinfo
+// checks the rest).
+const _: () = assert!(
+    offset_of!(linux_raw_sys::net::tcp_info, tcpi_last_data_sent) == inet_diag::TCPI_LAST_DATA_SENT
+);
+
 // linux/inet_diag.h
 #[repr(C)]
 pub(crate) struct inet_diag_sockid {

@@ -32,7 +32,7 @@ pub use bytecode::Entry;
 pub use bytecode::{Bytecode, BytecodeWriter, HostCond, Instr, Op};
 pub use inet_diag::{
     Extensions, InetDiagAttr, InetDiagAttrs, InetDiagMsg, InetDiagMsgRepr, InetDiagReq,
-    InetDiagReqV2, SockId,
+    InetDiagReqV2, SockId, tcp_info_last_data_sent,
 };
 pub use meminfo::{MemInfo, SkMemInfo};
 pub use nlmsg::{NlFlags, NlMsg, NlMsgErr, NlMsgHeader, NlMsgType, NlMsgs, Reply, ReplyMsgs};

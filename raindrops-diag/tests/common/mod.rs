@@ -68,6 +68,23 @@ pub fn eventually(mut f: impl FnMut() -> bool) -> bool {
     f()
 }
 
+/// `setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, secs)`.
+pub fn defer_accept(l: &TcpListener, secs: i32) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a valid socket descriptor and a pointer to a live c_int of
+    // the size passed.
+    let r = unsafe {
+        libc::setsockopt(
+            l.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_DEFER_ACCEPT,
+            (&secs as *const i32).cast(),
+            std::mem::size_of::<i32>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(r, 0);
+}
+
 /// The port of a listener.
 pub fn port(l: &TcpListener) -> u16 {
     l.local_addr().unwrap().port()
