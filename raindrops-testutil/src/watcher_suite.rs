@@ -255,10 +255,12 @@ pub fn run(base: Base<'_>, f: &Fixture) {
     for (enc, active, queued) in [(&tcp, 2, 3), (&unix, 1, 1)] {
         assert!(
             i.body.contains(&format!(
-                "<a href='active/{enc}.html' title='show active connection stats'>{active}</a>"
+                "<a href='active/{enc}.html' title='active connections'>{active}</a>"
             )) && i.body.contains(&format!(
-                "<a href='queued/{enc}.html' title='show queued connection stats'>{queued}</a>"
-            )) && i.body.contains(&format!("<a href='tail/{enc}.txt'")),
+                "<a href='queued/{enc}.html' title='queued connections'>{queued}</a>"
+            )) && i
+                .body
+                .contains(&format!("<form action='reset/{enc}' method='post'>")),
             "{}",
             i.body
         );

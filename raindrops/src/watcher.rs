@@ -564,7 +564,10 @@ mod tests {
         });
         assert_eq!(count, 3);
         let (_, index) = get(&w, "/");
-        assert!(index.contains("<title>h&lt; - all interfaces"), "{index}");
+        assert!(
+            index.contains("<title>h&lt; - "),
+            "the host name, escaped: {index}"
+        );
         fail.store(1, Ordering::Relaxed);
         w.sample();
         let (status, body) = get(&w, "/metrics");
