@@ -387,7 +387,11 @@ fn ruby_test_unix_with_a_path_that_is_not_utf8() {
             d.unix_listener_stats(std::slice::from_ref(&path)).unwrap(),
             stats
         );
-        assert_eq!(d.unix_listener_stats_proc(&[&path]).unwrap(), stats);
+        // /proc/net/unix has no backlog: the names and counts agree.
+        assert_eq!(
+            ours(&d.unix_listener_stats_proc(&[&path]).unwrap()),
+            ours(&stats)
+        );
         if let Some(rb) = ruby_one_path(path.as_os_str()) {
             assert_eq!(rb, (1, want.0, want.1), "Ruby on the same path");
         }
