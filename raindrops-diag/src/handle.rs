@@ -13,6 +13,7 @@ use crate::table::{IndexedTable, Slots};
 use crate::tally::{TcpTally, UnixTally};
 use core::net::SocketAddr;
 use raindrops_core::{EscapedName, Family, ListenStats, Listener, parse_tcp_addr};
+use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::string::{String, ToString};
@@ -283,13 +284,35 @@ impl Diag {
     /// - Names are in their display form ([`EscapedName`]: `\` doubled,
     ///   control characters and bytes that are not UTF-8 as `\xHH`), and
     ///   the [`Family`] is [`Family::Unix`].
+    /// - Paths are taken as bytes (`&str`, `String`, `&OsStr`, `&Path`,
+    ///   `PathBuf`...), so a name that is not UTF-8 is asked for exactly;
+    ///   its row is found under its display form, which
+    ///   [`unescape_name`](raindrops_core::unescape_name) turns back into
+    ///   the bytes.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::ffi::OsStr;
+    /// use std::os::unix::ffi::OsStrExt;
+    /// let dir = std::env::temp_dir().join(format!("diag-doc-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir)?;
+    /// let path = dir.join(OsStr::from_bytes(b"\xde\xad\xbe\xef"));
+    /// let _l = std::os::unix::net::UnixListener::bind(&path)?;
+    /// let _c = std::os::unix::net::UnixStream::connect(&path)?;
+    /// let stats = raindrops_diag::Diag::new()?.unix_listener_stats(&[&path])?;
+    /// let shown = raindrops_core::EscapedName(path.as_os_str().as_bytes()).to_string();
+    /// assert!(shown.ends_with("/\u{7ad}\\xbe\\xef")); // 0xde 0xad is UTF-8: U+07AD
+    /// assert_eq!(stats.get(&shown).map(|s| s.queued), Some(1));
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     ///
     /// [`QueryError::Io`] if a symlink cannot be read;
     /// [`QueryError::Diag`] if the kernel query fails (other than the
     /// absence of unix_diag).
-    pub fn unix_listener_stats<S: AsRef<str>>(
+    pub fn unix_listener_stats<S: AsRef<OsStr>>(
         &mut self,
         paths: &[S],
     ) -> Result<Listeners, QueryError> {
@@ -305,7 +328,7 @@ impl Diag {
     /// # Errors
     ///
     /// As [`Diag::unix_listener_stats`].
-    pub fn unix_listener_stats_with<S: AsRef<str>>(
+    pub fn unix_listener_stats_with<S: AsRef<OsStr>>(
         &mut self,
         paths: &[S],
         query: &UnixQuery,
@@ -372,7 +395,7 @@ impl Diag {
     /// # Errors
     ///
     /// [`QueryError::Io`] if `/proc/net/unix` cannot be read.
-    pub fn unix_listener_stats_proc<S: AsRef<str>>(
+    pub fn unix_listener_stats_proc<S: AsRef<OsStr>>(
         &mut self,
         paths: &[S],
     ) -> Result<Listeners, QueryError> {
@@ -424,7 +447,7 @@ fn canonical(a: &SocketAddr) -> SocketAddr {
 type Wanted = Vec<(String, Option<UnixName>)>;
 
 /// The rows of a query for `paths`, and the distinct names to ask for.
-fn resolve<S: AsRef<str>>(paths: &[S]) -> Result<(Wanted, Vec<UnixName>), QueryError> {
+fn resolve<S: AsRef<OsStr>>(paths: &[S]) -> Result<(Wanted, Vec<UnixName>), QueryError> {
     let mut out: Wanted = Vec::new();
     let mut add = |printed: &[u8], name: Option<UnixName>| {
         let key = EscapedName(printed).to_string();
@@ -434,8 +457,9 @@ fn resolve<S: AsRef<str>>(paths: &[S]) -> Result<(Wanted, Vec<UnixName>), QueryE
     };
     for p in paths {
         let p = p.as_ref();
-        if p.starts_with('@') {
-            add(p.as_bytes(), UnixName::new(p.as_bytes()));
+        let b = p.as_bytes();
+        if b.starts_with(b"@") {
+            add(b, UnixName::new(b));
             continue;
         }
         match resolve_link(Path::new(p))? {
@@ -443,9 +467,9 @@ fn resolve<S: AsRef<str>>(paths: &[S]) -> Result<(Wanted, Vec<UnixName>), QueryE
                 let t = target.as_os_str().as_bytes();
                 let name = UnixName::new(t);
                 add(t, name);
-                add(p.as_bytes(), name);
+                add(b, name);
             }
-            None => add(p.as_bytes(), UnixName::new(p.as_bytes())),
+            None => add(b, UnixName::new(b)),
         }
     }
     let mut names: Vec<UnixName> = Vec::new();
@@ -528,6 +552,6 @@ pub fn tcp_listener_stats<S: AsRef<str>>(addrs: &[S]) -> Result<Listeners, Query
 /// # Errors
 ///
 /// As [`Diag::unix_listener_stats`].
-pub fn unix_listener_stats<S: AsRef<str>>(paths: &[S]) -> Result<Listeners, QueryError> {
+pub fn unix_listener_stats<S: AsRef<OsStr>>(paths: &[S]) -> Result<Listeners, QueryError> {
     Diag::new()?.unix_listener_stats(paths)
 }

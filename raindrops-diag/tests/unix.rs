@@ -347,3 +347,79 @@ fn names_are_escaped_for_display() {
     );
     assert!(all.names().all(|n| !n.contains('\n')));
 }
+
+/// Ruby's own `test_unix` (test/test_linux.rb of the gem), whose socket
+/// path is `Tempfile.new("\xde\xad\xbe\xef")`: bytes that are not UTF-8,
+/// asked for through the std API as bytes, found under their display form
+/// (which gives the bytes back), with the numbers Ruby reports for the
+/// same path at each step.
+#[test]
+fn ruby_test_unix_with_a_path_that_is_not_utf8() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let dir = TempDir::new("deadbeef");
+    let path = dir.0.join(OsStr::from_bytes(b"\xde\xad\xbe\xef"));
+    assert!(path.to_str().is_none(), "the path is not UTF-8");
+    let bytes = path.as_os_str().as_bytes().to_vec();
+    let key = raindrops_core::EscapedName(&bytes).to_string();
+    // 0xde 0xad is UTF-8 (U+07AD), 0xbe 0xef is not.
+    assert!(key.ends_with("/\u{7ad}\\xbe\\xef"), "{key}");
+    let mut back = [0u8; 512];
+    let n = raindrops_core::unescape_name(&key, &mut back).unwrap();
+    assert_eq!(
+        &back[..n],
+        &bytes[..],
+        "the display form gives the bytes back"
+    );
+
+    let us = UnixListener::bind(&path).unwrap();
+    let mut d = Diag::new().unwrap();
+    let mut held = Vec::new();
+    let mut check = |want: (u32, u32), held: &[UnixStream]| {
+        let _ = held;
+        // As &Path, &OsStr and PathBuf: the same query.
+        let stats = d.unix_listener_stats(&[&path]).unwrap();
+        assert_eq!(stats.len(), 1);
+        let s = stats.get(&key).expect("found under the display form");
+        assert_eq!((s.active, s.queued), want);
+        assert_eq!(d.unix_listener_stats(&[path.as_os_str()]).unwrap(), stats);
+        assert_eq!(
+            d.unix_listener_stats(std::slice::from_ref(&path)).unwrap(),
+            stats
+        );
+        // /proc/net/unix has no backlog: the names and counts agree.
+        assert_eq!(
+            ours(&d.unix_listener_stats_proc(&[&path]).unwrap()),
+            ours(&stats)
+        );
+        if let Some(rb) = ruby_one_path(path.as_os_str()) {
+            assert_eq!(rb, (1, want.0, want.1), "Ruby on the same path");
+        }
+    };
+    check((0, 0), &held);
+    held.push(UnixStream::connect(&path).unwrap());
+    check((0, 1), &held);
+    held.push(UnixStream::connect(&path).unwrap());
+    check((0, 2), &held);
+    held.push(us.accept().unwrap().0);
+    check((1, 1), &held);
+    // The lossy spelling names another path: zeros, as the issue reported.
+    let lossy = path.to_string_lossy().into_owned();
+    let s = d.unix_listener_stats(&[&lossy]).unwrap();
+    assert_eq!(s.get(&lossy).map(|s| (s.active, s.queued)), Some((0, 0)));
+    // Every listener lists it under the same display form.
+    let all = d.unix_listener_stats_all().unwrap();
+    assert_eq!(all.get(&key).map(|s| (s.active, s.queued)), Some((1, 1)));
+}
+
+/// `Raindrops::Linux.unix_listener_stats([path])` in Ruby, with the path
+/// passed as raw bytes: `(size, active, queued)`; `None` when skipped.
+fn ruby_one_path(path: &std::ffi::OsStr) -> Option<(u32, u32, u32)> {
+    let script = "p = ARGV[0].b; s = Raindrops::Linux.unix_listener_stats([p]); \
+                  v = s[p]; print s.size, ' ', v.active, ' ', v.queued";
+    let mut cmd = raindrops_testutil::ruby_command(&["raindrops"], script, &[])?;
+    cmd.arg(path);
+    let out = raindrops_testutil::expect_success(cmd.output(), script);
+    let n: Vec<u32> = out.split(' ').map(|v| v.parse().unwrap()).collect();
+    Some((n[0], n[1], n[2]))
+}

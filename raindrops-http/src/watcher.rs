@@ -291,7 +291,10 @@ pub fn render_summary_html<V: Watcher + ?Sized, W: fmt::Write + ?Sized>(
             write!(w, ", <b>{o}</b> overflows")?;
         }
         if let (Some(ms), true) = (c.queue_wait_oldest_ms, c.queued > 0) {
-            write!(w, "; the oldest queued connection has waited <b>{ms} ms</b>")?;
+            write!(
+                w,
+                "; the oldest queued connection has waited <b>{ms} ms</b>"
+            )?;
         }
         write!(w, " (updated at {}).</p>", s.updated_at.iso8601())?;
     }
