@@ -18,10 +18,11 @@ use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_raindrops");
+mod common;
+use common::{BIN, Reap};
 
 /// The browser, if installed.
 fn chromium() -> Option<PathBuf> {
@@ -35,16 +36,6 @@ fn chromium() -> Option<PathBuf> {
         }
     }
     None
-}
-
-/// Kills the child when the test ends, however it ends.
-struct Reap(Child);
-
-impl Drop for Reap {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// A directory removed when the test ends.

@@ -8,19 +8,8 @@ use std::time::{Duration, Instant};
 
 use raindrops_testutil::exposition::sample;
 
-const BIN: &str = env!("CARGO_BIN_EXE_raindrops");
-
-fn raindrops(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run raindrops")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+mod common;
+use common::{BIN, Reap, Server, raindrops, text};
 
 /// A listener on 127.0.0.1 with `accepted` accepted clients and `queued`
 /// clients left in the accept queue.
@@ -291,16 +280,6 @@ fn tempdir() -> String {
     let d = d.to_string_lossy().replace(['{', '}', ' ', ':'], "");
     std::fs::create_dir_all(&d).unwrap();
     d
-}
-
-/// Kills the child when a failing assertion unwinds past it.
-struct Reap(std::process::Child);
-
-impl Drop for Reap {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn kill(pid: u32, sig: &str) {
@@ -642,28 +621,6 @@ fn raindrops_format_equals_the_ruby_middleware_body() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-/// Starts `raindrops serve` on a free port with `extra` arguments.
-fn serve(extra: &[&str]) -> (Reap, u16) {
-    let mut child = Reap(
-        Command::new(BIN)
-            .args([&["serve", "--listen", "127.0.0.1:0"][..], extra].concat())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut err = BufReader::new(child.0.stderr.take().unwrap());
-    let mut l = String::new();
-    err.read_line(&mut l).unwrap();
-    let port = l
-        .split("http://127.0.0.1:")
-        .nth(1)
-        .and_then(|r| r.split('/').next())
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("no port in {l:?}"));
-    (child, port)
-}
-
 fn split_response(r: &str) -> (&str, &str) {
     r.split_once("\r\n\r\n").unwrap_or((r, ""))
 }
@@ -671,7 +628,7 @@ fn split_response(r: &str) -> (&str, &str) {
 #[test]
 fn serve_head_concurrent_and_slow_clients_and_promtool() {
     let f = fixture(1, 2);
-    let (_child, port) = serve(&[
+    let server = Server::start(&[
         "-d",
         "0.2",
         "--timeout",
@@ -680,6 +637,7 @@ fn serve_head_concurrent_and_slow_clients_and_promtool() {
         "64",
         &f.addr,
     ]);
+    let port = server.port;
 
     // HEAD: the headers of GET, Content-Length included, and no body.
     let get = http_get(port, "GET /metrics HTTP/1.0\r\n\r\n");

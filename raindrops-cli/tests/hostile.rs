@@ -3,14 +3,15 @@
 //! that cannot be resolved, huge arguments, and listeners that are not
 //! there.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixListener};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_raindrops");
+mod common;
+use common::{BIN, Server};
 
 /// The abstract name any local user could bind: a newline and a fake
 /// middleware line, a terminal escape that clears the screen, a bidi
@@ -77,36 +78,6 @@ fn forged_names_in_every_text_output_of_listeners_and_watch() {
     assert_shown("watch", "listeners", &out.stdout);
 }
 
-/// Starts `raindrops serve` on a free port; returns the child and port.
-/// Kills the child when a failing assertion unwinds past it.
-struct Reap(std::process::Child);
-
-impl Drop for Reap {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve() -> (Reap, u16) {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "-d", "0.2"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut l = String::new();
-    err.read_line(&mut l).unwrap();
-    let port = l
-        .split("http://127.0.0.1:")
-        .nth(1)
-        .and_then(|r| r.split('/').next())
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("no port in {l:?}"));
-    (Reap(child), port)
-}
-
 fn get(port: u16, path: &str) -> Vec<u8> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -119,7 +90,8 @@ fn get(port: u16, path: &str) -> Vec<u8> {
 #[test]
 fn forged_names_in_every_page_of_serve() {
     let _l = bind_forged("serve");
-    let (_child, port) = serve();
+    let server = Server::start(&["-d", "0.2"]);
+    let port = server.port;
     for path in ["/_raindrops", "/metrics", "/"] {
         let body = get(port, path);
         assert_not_forged(path, &body);

@@ -14,13 +14,15 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::PathBuf;
-use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use raindrops_diag::proc_netstat::TcpExt;
 
-const BIN: &str = env!("CARGO_BIN_EXE_raindrops");
+mod common;
+use common::{BIN, raindrops, text};
+
 const INNER: &str = "RAINDROPS_TEST_IN_NETNS";
 
 /// Runs the test `name` again inside a new network namespace and returns
@@ -96,18 +98,6 @@ fn listener(backlog: i32, defer: bool) -> (OwnedFd, SocketAddr) {
         let port = u16::from_be(out.sin_port);
         (fd, SocketAddr::from(([127, 0, 0, 1], port)))
     }
-}
-
-fn raindrops(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run raindrops")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 /// The listener's drop counter as `ss -ltm` shows it (`d<N>`).

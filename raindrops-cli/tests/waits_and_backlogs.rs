@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use raindrops_testutil::exposition::sample;
 
-const BIN: &str = env!("CARGO_BIN_EXE_raindrops");
+mod common;
+use common::BIN;
 
 fn raindrops(args: &[&str]) -> Output {
     let out = Command::new(BIN)

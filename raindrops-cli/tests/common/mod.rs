@@ -1,5 +1,5 @@
-//! Helpers for the tests of `raindrops serve`: start it, talk HTTP to it,
-//! read its metrics and its memory.
+//! Helpers for the tests of the `raindrops` binary: run it, start
+//! `raindrops serve`, talk HTTP to it, read its metrics and its memory.
 
 #![allow(dead_code, unreachable_pub)]
 
@@ -9,6 +9,30 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_raindrops");
+
+/// Runs `raindrops ARGS` with stdin closed and returns what it did.
+pub fn raindrops<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run raindrops")
+}
+
+/// Bytes as text, invalid UTF-8 replaced (for assertions and messages).
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Kills the child when the test ends, however it ends.
+pub struct Reap(pub Child);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
 
 /// A `raindrops serve` child, killed when dropped.
 pub struct Server {
