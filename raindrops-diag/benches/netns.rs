@@ -16,6 +16,7 @@
 //! back) and printed at the end. Needs root. Run: `cargo bench -p
 //! raindrops-diag --bench netns`.
 
+mod common;
 #[path = "../tests/ns_common/mod.rs"]
 mod ns_common;
 
@@ -44,32 +45,14 @@ fn paired(
     what: &str,
     names: [&str; 2],
     target: &str,
-    mut run: impl FnMut(bool),
+    run: impl FnMut(bool),
 ) {
-    let mut total = [Duration::ZERO; 2];
-    for (i, name) in names.iter().enumerate() {
-        g.bench_function(*name, |b| {
-            b.iter_custom(|n| {
-                let mut t = [Duration::ZERO; 2];
-                for _ in 0..n {
-                    for (k, tk) in t.iter_mut().enumerate() {
-                        let s = Instant::now();
-                        run(k == 1);
-                        *tk += s.elapsed();
-                    }
-                }
-                total[0] += t[0];
-                total[1] += t[1];
-                t[i]
-            })
-        });
-    }
-    let (b, o) = (total[0].as_secs_f64(), total[1].as_secs_f64());
+    let [b, o] = common::paired_totals(g, names, run);
     RATIOS.lock().unwrap().push(format!(
         "{what:<46} {:>22} / {:<26} = {:.3}x (target {target})",
         names[1],
         names[0],
-        o / b
+        o.as_secs_f64() / b.as_secs_f64()
     ));
 }
 

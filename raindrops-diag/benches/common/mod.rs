@@ -11,15 +11,32 @@ pub static INTERLEAVED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Ve
 /// Benchmarks two functions interleaved: every iteration times one call
 /// of each, so both see the same background load (the machine is shared
 /// and its speed drifts over seconds). Criterion reports each function;
-/// the ratio of the two totals over every iteration of both runs is
-/// recorded for the summary. `run(false)` is the baseline, `run(true)`
-/// ours.
+/// the ratio baseline / ours of the two totals over every iteration of
+/// both runs is recorded for the summary. `run(false)` is the baseline,
+/// `run(true)` ours.
 pub fn paired(
     g: &mut BenchmarkGroup<'_, WallTime>,
     what: &str,
     names: [&str; 2],
-    mut run: impl FnMut(bool),
+    run: impl FnMut(bool),
 ) {
+    let [b, o] = paired_totals(g, names, run);
+    INTERLEAVED.lock().unwrap().push(format!(
+        "{what:<34} {:>24} / {:<26} = {:.3}x",
+        names[0],
+        names[1],
+        b.as_secs_f64() / o.as_secs_f64()
+    ));
+}
+
+/// The timing of [`paired`]: benchmarks `names[0]` (`run(false)`) and
+/// `names[1]` (`run(true)`) interleaved and returns the total time of each
+/// over every iteration of both runs.
+pub fn paired_totals(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    names: [&str; 2],
+    mut run: impl FnMut(bool),
+) -> [Duration; 2] {
     let mut total = [Duration::ZERO; 2];
     for (i, name) in names.iter().enumerate() {
         g.bench_function(*name, |b| {
@@ -38,11 +55,5 @@ pub fn paired(
             })
         });
     }
-    let (b, o) = (total[0].as_secs_f64(), total[1].as_secs_f64());
-    INTERLEAVED.lock().unwrap().push(format!(
-        "{what:<34} {:>24} / {:<26} = {:.3}x",
-        names[0],
-        names[1],
-        b / o
-    ));
+    total
 }
