@@ -4,30 +4,7 @@
 mod common;
 use common::*;
 use raindrops_diag::{Diag, ListenStats, TcpQuery};
-use rustix::net::{AddressFamily, SocketFlags, SocketType};
-use std::net::SocketAddr;
-use std::os::fd::OwnedFd;
 use std::time::Duration;
-
-/// `n` non-blocking connects to `to` (nothing waits for them to finish).
-fn flood(to: SocketAddr, n: usize) -> Vec<OwnedFd> {
-    (0..n)
-        .map(|_| {
-            let fd = rustix::net::socket_with(
-                AddressFamily::INET,
-                SocketType::STREAM,
-                SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
-                None,
-            )
-            .unwrap();
-            match rustix::net::connect(&fd, &to) {
-                Ok(()) | Err(rustix::io::Errno::INPROGRESS) => {}
-                Err(e) => panic!("connect: {e}"),
-            }
-            fd
-        })
-        .collect()
-}
 
 /// Our stats, `ss`'s view and our stats again, until the two queries
 /// agree (a retransmitted SYN may land in between): `(ours, ss drops, ss

@@ -3,12 +3,13 @@
 //! thread that reads it.
 #![cfg(feature = "std")]
 
+mod common;
+use common::flood;
 use std::net::{SocketAddr, TcpListener};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use raindrops_diag::proc_netstat::{TcpExt, lookup, read_proc_file};
-use rustix::fd::OwnedFd;
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
 
 /// A listener on 127.0.0.1 with a backlog of 1 that never accepts.
@@ -26,27 +27,6 @@ fn tiny_listener() -> (TcpListener, SocketAddr) {
     let listener = TcpListener::from(fd);
     let addr = listener.local_addr().unwrap();
     (listener, addr)
-}
-
-/// `n` non-blocking connection attempts to `to`: the queue (backlog + 1)
-/// takes two, the kernel drops the SYNs of the others.
-fn flood(to: SocketAddr, n: usize) -> Vec<OwnedFd> {
-    (0..n)
-        .map(|_| {
-            let fd = rustix::net::socket_with(
-                AddressFamily::INET,
-                SocketType::STREAM,
-                SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
-                None,
-            )
-            .unwrap();
-            match rustix::net::connect(&fd, &to) {
-                Ok(()) | Err(rustix::io::Errno::INPROGRESS) => {}
-                Err(e) => panic!("connect: {e}"),
-            }
-            fd
-        })
-        .collect()
 }
 
 fn overflows() -> u64 {

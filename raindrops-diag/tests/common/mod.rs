@@ -4,6 +4,7 @@
 
 use rustix::net::{AddressFamily, SocketFlags, SocketType, sockopt};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
 pub fn sa(s: &str) -> SocketAddr {
@@ -105,5 +106,26 @@ pub fn ruby_stats(method: &str, args: &[&str]) -> Option<Vec<(String, (u32, u32)
 pub fn ours(s: &raindrops_diag::Listeners) -> Vec<(String, (u32, u32))> {
     s.iter()
         .map(|l| (l.name.clone(), (l.stats.active, l.stats.queued)))
+        .collect()
+}
+
+/// `n` non-blocking connects to `to` (nothing waits for them to finish):
+/// a full accept queue makes the kernel drop the SYNs of the rest.
+pub fn flood(to: SocketAddr, n: usize) -> Vec<OwnedFd> {
+    (0..n)
+        .map(|_| {
+            let fd = rustix::net::socket_with(
+                AddressFamily::INET,
+                SocketType::STREAM,
+                SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
+                None,
+            )
+            .unwrap();
+            match rustix::net::connect(&fd, &to) {
+                Ok(()) | Err(rustix::io::Errno::INPROGRESS) => {}
+                Err(e) => panic!("connect: {e}"),
+            }
+            fd
+        })
         .collect()
 }
