@@ -92,7 +92,7 @@ pub(crate) fn run(args: &ListenersArgs) -> Outcome {
     let netstat = match args.format {
         Format::Prometheus | Format::Json => {
             raindrops_diag::proc_netstat::TcpExt::read_current_thread()
-                .map(|t| crate::overflows::netstat_metrics(&t))
+                .map(|t| raindrops::netstat_metrics(&t))
                 .unwrap_or_default()
         }
         Format::Table | Format::Raindrops => Vec::new(),

@@ -20,7 +20,6 @@ mod listeners;
 mod namespaces;
 mod ns_select;
 mod out;
-mod overflows;
 mod rubyfmt;
 mod sample;
 mod serve;

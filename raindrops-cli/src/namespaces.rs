@@ -19,8 +19,8 @@ use crate::fail::{Failure, Outcome};
 use crate::listeners::{Format, ListenersArgs, render, tcp_query};
 use crate::ns_select::Choice;
 use crate::out;
-use crate::overflows::OverflowWatch;
 use crate::sample::{Listener, Sampler, SelectionArgs, shown};
+use raindrops_diag::overflow::OverflowWatch;
 
 /// How long a sample waits for the namespaces' answers.
 const TIMEOUT: Duration = Duration::from_secs(2);
@@ -252,7 +252,7 @@ pub(crate) fn run_listeners(args: &ListenersArgs) -> Outcome {
     let netstat = match args.format {
         Format::Prometheus | Format::Json if !args.ns.namespaced() => {
             raindrops_diag::proc_netstat::TcpExt::read_current_thread()
-                .map(|t| crate::overflows::netstat_metrics(&t))
+                .map(|t| raindrops::netstat_metrics(&t))
                 .unwrap_or_default()
         }
         _ => Vec::new(),

@@ -26,7 +26,7 @@ use raindrops_diag::{Diag, Listeners, QueueWaitTracker, TcpQuery, UnixQuery};
 
 use crate::fail::Failure;
 use crate::out;
-use crate::overflows::OverflowWatch;
+use raindrops_diag::overflow::OverflowWatch;
 
 /// One listener of a sample: the workspace's listener record.
 pub(crate) type Listener = raindrops_core::Listener<String>;

@@ -48,6 +48,8 @@ mod ns_worker;
 #[cfg(feature = "std")]
 pub mod overflow;
 #[cfg(feature = "std")]
+mod overflow_watch;
+#[cfg(feature = "std")]
 pub mod owner;
 mod queue_wait;
 #[cfg(feature = "socket")]

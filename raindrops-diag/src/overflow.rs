@@ -34,6 +34,11 @@
 //!
 //! The attribution needs the drops of **every** TCP listener of the
 //! namespace, since the namespace counters cover them all.
+//! [`OverflowWatch`] does the whole round for a program sampling its own
+//! namespace: the namespace counters, the dump of every TCP listener, the
+//! running totals set in the sampled listeners.
+
+pub use crate::overflow_watch::OverflowWatch;
 
 use std::collections::HashMap;
 use std::string::String;

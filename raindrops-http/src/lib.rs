@@ -17,6 +17,7 @@ mod history;
 mod json;
 mod metrics;
 mod middleware;
+mod queue_wait;
 mod response;
 mod router;
 mod source;
@@ -45,6 +46,10 @@ pub use metrics::{
 pub use middleware::{
     Calling, MIDDLEWARE_CONTENT_TYPE, MiddlewareStats, RequestGauges, Writing,
     render_middleware_listeners, render_middleware_text,
+};
+pub use queue_wait::{
+    QUEUE_WAIT_BOUNDS_MS, QUEUE_WAIT_HELP, QUEUE_WAIT_HISTOGRAM, queue_wait_counts,
+    visit_queue_wait_histograms,
 };
 pub use response::{Body, Header, HeaderText, HeaderValue, Headers, MAX_HEADERS, Response};
 pub use router::{Request, Router};

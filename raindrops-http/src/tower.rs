@@ -10,18 +10,96 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 use pin_project_lite::pin_project;
-use raindrops_core::{Counter, Counters};
+use raindrops_core::{Counter, Counters, Sharded};
 
 use crate::source::{Histogram, ListenerVisitor, Metric, StatsSource};
 use crate::{Body as RBody, MiddlewareStats, Request, Router, SourceError, Watcher};
 
 /// Where the layer counts: any shared `calling` / `writing` pair (a
 /// [`MiddlewareStats`], counters in shared memory, a worker's shards).
+///
+/// The layer counts into [`calling`](Self::calling) and
+/// [`writing`](Self::writing) and shows
+/// [`calling_total`](Self::calling_total) and
+/// [`writing_total`](Self::writing_total): the same counters unless the
+/// gauges are split, as [`ShardedGauges`] are, where each worker counts
+/// into its own shard and the page shows the sum over every worker.
 pub trait Gauges: Send + Sync + 'static {
-    /// Requests inside the application.
+    /// Requests inside the application: the counter this process counts in.
     fn calling(&self) -> &Counter;
-    /// Responses being written.
+    /// Responses being written: the counter this process counts in.
     fn writing(&self) -> &Counter;
+    /// The `calling` the stats page shows (by default, the counter's value).
+    fn calling_total(&self) -> usize {
+        self.calling().get()
+    }
+    /// The `writing` the stats page shows (by default, the counter's value).
+    fn writing_total(&self) -> usize {
+        self.writing().get()
+    }
+}
+
+/// One worker's gauges of two [`Sharded`] ones (one shard per worker, as a
+/// preforking server lays them out in shared memory): the layer counts
+/// into the worker's shards and shows the sums over every worker, so any
+/// worker answers for the whole server.
+///
+/// ```
+/// use std::sync::Arc;
+/// use raindrops_core::{Counters, Sharded};
+/// use raindrops_http::tower::{Gauges, ShardedGauges};
+/// static SLOTS: Counters<4> = Counters::new(); // 2 workers x 2 gauges
+/// let (calling, writing) = SLOTS.as_slots().split_at(2);
+/// let (calling, writing) = (Sharded::new(calling), Sharded::new(writing));
+/// let worker0 = ShardedGauges::new(calling, writing, 0)?;
+/// let worker1 = ShardedGauges::new(calling, writing, 1)?;
+/// worker0.calling().incr(1);
+/// worker1.calling().incr(1);
+/// assert_eq!(worker0.calling().get(), 1, "its own shard");
+/// assert_eq!(worker0.calling_total(), 2, "every worker's");
+/// # let _layer = raindrops_http::tower::RaindropsLayer::new(
+/// #     Arc::new(worker0),
+/// #     Arc::new(std::sync::Mutex::new(raindrops_http::Snapshot::<String>::new())),
+/// # );
+/// # Ok::<(), raindrops_core::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct ShardedGauges {
+    calling: Sharded<'static>,
+    writing: Sharded<'static>,
+    mine: (&'static Counter, &'static Counter),
+}
+
+impl ShardedGauges {
+    /// `worker`'s gauges of `calling` and `writing`, or
+    /// [`Error::IndexOutOfRange`](raindrops_core::Error::IndexOutOfRange)
+    /// if either has no shard `worker`.
+    pub fn new(
+        calling: Sharded<'static>,
+        writing: Sharded<'static>,
+        worker: usize,
+    ) -> Result<Self, raindrops_core::Error> {
+        Ok(ShardedGauges {
+            calling,
+            writing,
+            mine: (calling.shard(worker)?, writing.shard(worker)?),
+        })
+    }
+}
+
+impl Gauges for ShardedGauges {
+    fn calling(&self) -> &Counter {
+        self.mine.0
+    }
+    fn writing(&self) -> &Counter {
+        self.mine.1
+    }
+    fn calling_total(&self) -> usize {
+        self.calling.sum()
+    }
+    fn writing_total(&self) -> usize {
+        self.writing.sum()
+    }
 }
 
 impl<S> Gauges for MiddlewareStats<S>
@@ -129,10 +207,10 @@ impl<S: StatsSource + ?Sized> StatsSource for WithGauges<'_, S> {
         self.inner.refresh()
     }
     fn calling(&self) -> Option<usize> {
-        Some(self.gauges.calling().get())
+        Some(self.gauges.calling_total())
     }
     fn writing(&self) -> Option<usize> {
-        Some(self.gauges.writing().get())
+        Some(self.gauges.writing_total())
     }
     fn listeners(&self, v: &mut ListenerVisitor<'_>) -> core::ops::ControlFlow<()> {
         self.inner.listeners(v)
@@ -493,5 +571,71 @@ mod tests {
             text.contains("raindrops_calling 0\n") && text.ends_with("# EOF\n"),
             "{text}"
         );
+    }
+
+    /// An application that stays inside until told, counting nothing itself.
+    #[derive(Clone)]
+    struct Slow(Arc<core::sync::atomic::AtomicBool>);
+    impl tower_service::Service<http::Request<()>> for Slow {
+        type Response = http::Response<One>;
+        type Error = Infallible;
+        type Future = core::pin::Pin<
+            Box<dyn Future<Output = Result<http::Response<One>, Infallible>> + Send>,
+        >;
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            Poll::Ready(Ok(()))
+        }
+        fn call(&mut self, _: http::Request<()>) -> Self::Future {
+            let go = Arc::clone(&self.0);
+            Box::pin(core::future::poll_fn(move |_| {
+                if go.load(core::sync::atomic::Ordering::Relaxed) {
+                    Poll::Ready(Ok(http::Response::new(One(Some(Bytes::from("x"))))))
+                } else {
+                    Poll::Pending
+                }
+            }))
+        }
+    }
+
+    #[test]
+    fn sharded_gauges_count_in_a_shard_and_show_the_sum() {
+        use tower_layer::Layer;
+        use tower_service::Service;
+        static SLOTS: Counters<6> = Counters::new(); // 3 workers
+        let (calling, writing) = SLOTS.as_slots().split_at(3);
+        let (calling, writing) = (Sharded::new(calling), Sharded::new(writing));
+        assert!(ShardedGauges::new(calling, writing, 3).is_err());
+        let source = Arc::new(Mutex::new(crate::Snapshot::<String>::new()));
+        let go = Arc::new(core::sync::atomic::AtomicBool::new(false));
+        let mut workers: Vec<_> = (0..3)
+            .map(|w| {
+                let g = Arc::new(ShardedGauges::new(calling, writing, w).unwrap());
+                RaindropsLayer::new(g, Arc::clone(&source)).layer(Slow(Arc::clone(&go)))
+            })
+            .collect();
+        // Worker 0 writes one response; workers 1 and 2 have 2 and 1
+        // requests inside the application.
+        go.store(true, core::sync::atomic::Ordering::Relaxed);
+        let written = block(workers[0].call(http::Request::new(()))).unwrap();
+        go.store(false, core::sync::atomic::Ordering::Relaxed);
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut inside = Vec::new();
+        for w in [1, 1, 2] {
+            let mut f = Box::pin(workers[w].call(http::Request::new(())));
+            assert!(f.as_mut().poll(&mut cx).is_pending());
+            inside.push(f);
+        }
+        assert_eq!(calling.values().collect::<Vec<_>>(), [0, 2, 1]);
+        assert_eq!(writing.values().collect::<Vec<_>>(), [1, 0, 0]);
+        for w in &mut workers {
+            let page = block(w.call(http::Request::get("/_raindrops").body(()).unwrap())).unwrap();
+            assert_eq!(collect(page.into_body()), b"calling: 3\nwriting: 1\n");
+        }
+        drop(inside);
+        drop(written);
+        assert_eq!((calling.sum(), writing.sum()), (0, 0));
+        let page =
+            block(workers[2].call(http::Request::get("/_raindrops").body(()).unwrap())).unwrap();
+        assert_eq!(collect(page.into_body()), b"calling: 0\nwriting: 0\n");
     }
 }

@@ -25,8 +25,28 @@ pub fn layer<S: StatsSource + Send + 'static>(source: S) -> RaindropsLayer<S> {
 }
 
 /// [`layer`] counting into `gauges`: a [`MiddlewareStats`] shared with
-/// other code, or one in shared memory that every forked worker updates
-/// (`MiddlewareStats::from_storage(raindrops_shm::SharedCounters::anonymous()?)`).
+/// other code, one in shared memory that every forked worker updates
+/// (`MiddlewareStats::from_storage(raindrops_shm::SharedCounters::anonymous()?)`),
+/// or a worker's shards of sharded gauges
+/// ([`ShardedGauges`](raindrops_http::tower::ShardedGauges): each worker
+/// counts in its own shard, every worker's page shows the sums).
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::Arc;
+/// use raindrops::http::tower::ShardedGauges;
+/// use raindrops::{Counters, Sharded};
+/// // calling and writing of 4 workers (in shared memory in a preforking
+/// // server: raindrops_shm::SharedCounters).
+/// static SLOTS: Counters<8> = Counters::new();
+/// let (calling, writing) = SLOTS.as_slots().split_at(4);
+/// let worker = 2;
+/// let gauges = ShardedGauges::new(Sharded::new(calling), Sharded::new(writing), worker)?;
+/// let app: axum::Router = axum::Router::new()
+///     .route("/", axum::routing::get(|| async { "hello" }))
+///     .layer(raindrops::layer_with(Arc::new(gauges), raindrops::KernelSource::own()?));
+/// # Ok(()) }
+/// ```
 pub fn layer_with<G: Gauges, S: StatsSource + Send + 'static>(
     gauges: Arc<G>,
     source: S,

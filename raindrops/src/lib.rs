@@ -61,6 +61,8 @@ mod error;
 mod layer;
 #[cfg(all(feature = "diag", feature = "http"))]
 mod listener_names;
+#[cfg(all(feature = "diag", feature = "http"))]
+mod netstat;
 #[cfg(feature = "diag")]
 mod own;
 #[cfg(feature = "diag")]
@@ -82,6 +84,8 @@ pub use aggregate_handle::AggregateHandle;
 pub use error::Error;
 #[cfg(all(feature = "tower", feature = "diag"))]
 pub use layer::{layer, layer_with};
+#[cfg(all(feature = "diag", feature = "http"))]
+pub use netstat::{netstat_metrics, visit_netstat_metrics};
 #[cfg(feature = "diag")]
 pub use own::{OwnListeners, own_listeners};
 #[cfg(feature = "http")]

@@ -9,11 +9,16 @@ use std::net::SocketAddr;
 use std::os::unix::ffi::OsStrExt;
 use std::string::String;
 use std::sync::Arc;
+use std::time::Instant;
 use std::vec::Vec;
 
 use raindrops_core::{Aggregate, Family, Listener};
-use raindrops_diag::{Diag, TcpQuery, UnixQuery};
-use raindrops_http::{FieldSet, ListenerVisitor, SourceError, StatsSource};
+use raindrops_diag::overflow::OverflowWatch;
+use raindrops_diag::{Diag, Listeners, QueueWaitTracker, TcpQuery, UnixQuery};
+use raindrops_http::{
+    FieldSet, Histogram, ListenerVisitor, Metric, SourceError, StatsSource,
+    visit_queue_wait_histograms,
+};
 
 use crate::error::Error;
 use crate::listener_names::ListenerNames;
@@ -50,6 +55,21 @@ enum Target {
 /// instead. Ruby's `LastDataRecv` page comes from a shared aggregate
 /// ([`with_last_data_recv`](Self::with_last_data_recv)).
 ///
+/// Like `raindrops serve`, it follows its TCP listeners from refresh to
+/// refresh (both can be turned off):
+///
+/// - **accept-queue waits** ([`follow_queue_waits`](Self::follow_queue_waits)):
+///   the age of the connections waiting now (`queue_wait_oldest_ms` and
+///   the percentiles of each listener) and, in the metrics, the histogram
+///   `raindrops_listener_queue_wait_seconds` of how long the connections
+///   that left a queue waited in it, measured from outside at the
+///   resolution of the interval between refreshes;
+/// - **overflows** ([`follow_overflows`](Self::follow_overflows)): each
+///   listener's accept-queue overflows since it was first seen, told
+///   apart from the drops that are normal for `TCP_DEFER_ACCEPT`, and the
+///   network namespace's `TcpExt` counters as the
+///   `raindrops_tcp_*_total` metrics.
+///
 /// ```
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// use raindrops::{KernelSource, MiddlewareStats, StatsSource};
@@ -75,6 +95,10 @@ pub struct KernelSource {
     #[cfg(target_has_atomic = "64")]
     last_data_recv: Option<(Arc<dyn crate::AggregateHandle>, Aggregate)>,
     error: Option<Error>,
+    /// Follows the connections through the TCP accept queues.
+    queue_waits: Option<QueueWaitTracker>,
+    /// Follows the TCP listeners' overflows and the namespace counters.
+    overflows: Option<OverflowWatch>,
 }
 
 impl fmt::Debug for KernelSource {
@@ -85,6 +109,8 @@ impl fmt::Debug for KernelSource {
             .field("unix_query", &self.unix_query)
             .field("current", &self.current)
             .field("error", &self.error)
+            .field("queue_waits", &self.queue_waits.is_some())
+            .field("overflows", &self.overflows.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -101,6 +127,8 @@ impl KernelSource {
             #[cfg(target_has_atomic = "64")]
             last_data_recv: None,
             error: None,
+            queue_waits: Some(QueueWaitTracker::new()),
+            overflows: Some(OverflowWatch::new()),
         })
     }
 
@@ -186,6 +214,46 @@ impl KernelSource {
         self
     }
 
+    /// Whether to follow the connections waiting in the TCP accept queues
+    /// (on by default): each refresh then also measures the age of the
+    /// waiting connections (the dump asks their `tcp_info`, only for
+    /// sockets on a listener's port) and records, for each connection that
+    /// left a queue since the last refresh, how long it waited (see the
+    /// repository's `docs/queue-wait.md`). Off: those fields are unknown
+    /// and there is no wait histogram. Turning it off forgets the waits.
+    #[must_use]
+    pub fn follow_queue_waits(mut self, on: bool) -> Self {
+        self.queue_waits = on.then(QueueWaitTracker::new);
+        self
+    }
+
+    /// Whether to follow accept-queue overflows (on by default): each
+    /// refresh then also reads the network namespace's `TcpExt` counters
+    /// and, unless the source shows every listener ([`all`](Self::all)),
+    /// makes one LISTEN-only dump of every TCP listener (the split of
+    /// drops into overflows needs them all; `docs/listener-stats.md` of the
+    /// repository). Off: `overflows` is unknown and there are no
+    /// `raindrops_tcp_*_total` metrics. Turning it off forgets the totals.
+    #[must_use]
+    pub fn follow_overflows(mut self, on: bool) -> Self {
+        self.overflows = on.then(OverflowWatch::new);
+        self
+    }
+
+    /// How long the connections that left each TCP listener's accept
+    /// queue waited there, in milliseconds, by listener (those of the last
+    /// refresh), when [`follow_queue_waits`](Self::follow_queue_waits) is
+    /// on.
+    pub fn queue_waits(&self) -> Option<&QueueWaitTracker> {
+        self.queue_waits.as_ref()
+    }
+
+    /// The overflow watch with the namespace counters of the last refresh,
+    /// when [`follow_overflows`](Self::follow_overflows) is on.
+    pub fn overflow_watch(&self) -> Option<&OverflowWatch> {
+        self.overflows.as_ref()
+    }
+
     /// Queries the kernel now and returns the listeners (TCP first, then
     /// Unix); [`refresh`](StatsSource::refresh) is this for the renderers.
     ///
@@ -221,42 +289,60 @@ impl KernelSource {
 
     fn query(&mut self) -> Result<(), Error> {
         let diag = &mut self.diag;
-        let (tq, uq) = (&self.tcp_query, &self.unix_query);
-        let mut out = Vec::with_capacity(self.current.len());
-        match &mut self.target {
-            Target::Named(n) => named(diag, &n.tcp, &n.unix, tq, uq, &mut out)?,
+        let mut tq = self.tcp_query;
+        if self.queue_waits.is_some() {
+            tq = tq.with_queue_wait(true);
+        }
+        let uq = &self.unix_query;
+        let (tcp, unix) = match &mut self.target {
+            Target::Named(n) => named(diag, &n.tcp, &n.unix, &tq, uq)?,
             Target::Own(f) => {
                 f.find(diag)?;
                 let unix: Vec<&OsStr> = f.unix.iter().map(|b| OsStr::from_bytes(b)).collect();
-                named(diag, &f.tcp, &unix, tq, uq, &mut out)?;
+                named(diag, &f.tcp, &unix, &tq, uq)?
             }
-            Target::All => {
-                out.extend(diag.tcp_listener_stats_addrs(&[], tq)?);
-                out.extend(diag.unix_listener_stats_with::<&str>(&[], uq)?);
-            }
+            Target::All => (
+                Some(diag.tcp_listener_stats_addrs(&[], &tq)?),
+                Some(diag.unix_listener_stats_with::<&str>(&[], uq)?),
+            ),
+        };
+        if let (Some(t), Some(tcp)) = (&mut self.queue_waits, &tcp) {
+            t.update(Instant::now(), tcp);
+        }
+        let mut out = Vec::with_capacity(self.current.len());
+        out.extend(tcp.map(Listeners::into_vec).unwrap_or_default());
+        out.extend(unix.map(Listeners::into_vec).unwrap_or_default());
+        if let Some(w) = &mut self.overflows {
+            // The dump of every listener is every TCP listener only with
+            // drops asked for.
+            let every = matches!(self.target, Target::All) && tq.drops;
+            w.observe(diag, &mut out, every)?;
         }
         self.current = out;
         Ok(())
     }
 }
 
-/// The stats of the named listeners into `out`: TCP, then Unix (none
-/// asked of the kernel for an empty list, which would mean every one).
+/// The stats of the named TCP and Unix listeners (none asked of the
+/// kernel for an empty list, which would mean every one).
 fn named<U: AsRef<OsStr>>(
     diag: &mut Diag,
     tcp: &[SocketAddr],
     unix: &[U],
     tq: &TcpQuery,
     uq: &UnixQuery,
-    out: &mut Vec<Listener<String>>,
-) -> Result<(), Error> {
-    if !tcp.is_empty() {
-        out.extend(diag.tcp_listener_stats_addrs(tcp, tq)?);
-    }
-    if !unix.is_empty() {
-        out.extend(diag.unix_listener_stats_with(unix, uq)?);
-    }
-    Ok(())
+) -> Result<(Option<Listeners>, Option<Listeners>), Error> {
+    let tcp = if tcp.is_empty() {
+        None
+    } else {
+        Some(diag.tcp_listener_stats_addrs(tcp, tq)?)
+    };
+    let unix = if unix.is_empty() {
+        None
+    } else {
+        Some(diag.unix_listener_stats_with(unix, uq)?)
+    };
+    Ok((tcp, unix))
 }
 
 impl StatsSource for KernelSource {
@@ -293,6 +379,23 @@ impl StatsSource for KernelSource {
             FieldSet::ALL
         } else {
             FieldSet::ALL.without("active")
+        }
+    }
+
+    fn metrics(&self, visit: &mut dyn FnMut(&Metric<'_>) -> ControlFlow<()>) -> ControlFlow<()> {
+        match self.overflows.as_ref().and_then(OverflowWatch::netstat) {
+            Some(t) => crate::netstat::visit_netstat_metrics(t, &mut |m| visit(m)),
+            None => ControlFlow::Continue(()),
+        }
+    }
+
+    fn histograms(
+        &self,
+        visit: &mut dyn FnMut(&Histogram<'_>) -> ControlFlow<()>,
+    ) -> ControlFlow<()> {
+        match &self.queue_waits {
+            Some(t) => visit_queue_wait_histograms(t.iter(), visit),
+            None => ControlFlow::Continue(()),
         }
     }
 

@@ -18,8 +18,9 @@ use hyper::{Request as HttpRequest, Response as HttpResponse, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use raindrops_core::Aggregate;
 use raindrops_http::{
-    Body, FixedBuckets, Format, Histogram, ListenerVisitor, Metric, OPENMETRICS_CONTENT_TYPE,
+    Body, Format, Histogram, ListenerVisitor, Metric, OPENMETRICS_CONTENT_TYPE,
     PROMETHEUS_CONTENT_TYPE, Request, Router, SourceError, StatsSource, Timestamp, Watcher,
+    visit_queue_wait_histograms,
 };
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
@@ -237,24 +238,8 @@ impl StatsSource for Source<'_> {
         visit: &mut dyn FnMut(&Histogram<'_>) -> ControlFlow<()>,
     ) -> ControlFlow<()> {
         self.0.watcher.histograms(visit)?;
-        for (name, agg) in &self.0.waits {
-            let counts = wait_bucket_counts(agg);
-            let labels = [("listener", name.as_str())];
-            visit(&Histogram {
-                fixed: Some(FixedBuckets {
-                    bounds: &WAIT_BOUNDS,
-                    counts: &counts,
-                    milliseconds: true,
-                }),
-                ..Histogram::new(
-                    "raindrops_listener_queue_wait_seconds",
-                    "How long connections waited in the accept queue before they were accepted, followed from outside the server sample after sample (resolution: the sampling interval; see docs/queue-wait.md).",
-                    &labels,
-                    agg,
-                )
-            })?;
-        }
-        ControlFlow::Continue(())
+        let waits = self.0.waits.iter().map(|(name, agg)| (name.as_str(), agg));
+        visit_queue_wait_histograms(waits, visit)
     }
     fn last_data_recv(&self) -> Option<&Aggregate> {
         None
@@ -262,24 +247,6 @@ impl StatsSource for Source<'_> {
     fn watcher(&mut self) -> Option<&mut dyn Watcher> {
         Some(&mut self.0.watcher)
     }
-}
-
-/// The bucket bounds of the queue-wait histograms, in milliseconds, the same
-/// for every listener at every scrape: `2^k - 1`, which the power-of-two
-/// buckets of an `Aggregate` of whole milliseconds fill exactly, up to
-/// about a minute (longer waits count in `+Inf`).
-const WAIT_BOUNDS: [u64; 17] = [
-    0, 1, 3, 7, 15, 31, 63, 127, 255, 511, 1023, 2047, 4095, 8191, 16383, 32767, 65535,
-];
-
-/// The counts of `agg` in the [`WAIT_BOUNDS`] buckets (not cumulative).
-fn wait_bucket_counts(agg: &Aggregate) -> [u64; 17] {
-    let mut counts = [0u64; 17];
-    counts[0] = agg.outliers_low();
-    for (k, c) in agg.buckets().iter().take(16).enumerate() {
-        counts[k + 1] = *c;
-    }
-    counts
 }
 
 /// What a 503 for a connection past every limit looks like.

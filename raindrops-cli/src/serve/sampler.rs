@@ -97,7 +97,7 @@ fn publish(sampler: &Sampling, shared: &mut Shared) {
     shared.netstat = sampler
         .overflow_watch()
         .and_then(|w| w.netstat())
-        .map(crate::overflows::netstat_metrics)
+        .map(raindrops::netstat_metrics)
         .unwrap_or_default();
     shared.waits.clear();
     if let Some(t) = sampler.queue_waits() {
