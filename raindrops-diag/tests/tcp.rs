@@ -176,10 +176,13 @@ fn dual_stack_listener_takes_ipv4_mapped_clients() {
 
 #[test]
 fn reuseport_group_is_summed() {
-    let first = listen(sa("127.0.0.1:0"), 5, true);
+    // The kernel hashes each client to one member, not round-robin: every
+    // member's queue (backlog 12 holds 13) must take all 12 clients, or an
+    // unlucky spread drops a SYN and connect() waits out its retries.
+    let first = listen(sa("127.0.0.1:0"), 12, true);
     let addr = first.local_addr().unwrap();
     let group: Vec<_> = std::iter::once(first)
-        .chain((0..3).map(|_| listen(addr, 5, true)))
+        .chain((0..3).map(|_| listen(addr, 12, true)))
         .collect();
     let _clients: Vec<_> = (0..12).map(|_| connect_from("127.0.0.1:0", addr)).collect();
     let key = addr.to_string();
@@ -195,7 +198,7 @@ fn reuseport_group_is_summed() {
         stats(&mut d, &[&key, "127.0.0.1:1"]),
     ] {
         let s = s.get(&key).unwrap();
-        assert_eq!((s.queued, s.backlog, s.drops), (12, Some(20), Some(0)));
+        assert_eq!((s.queued, s.backlog, s.drops), (12, Some(48), Some(0)));
     }
     // Ground truth from the kernel's own tool: the sum of the members.
     if let Some(ss) = raindrops_testutil::diag::ss_tcp_listeners(addr.port()) {
