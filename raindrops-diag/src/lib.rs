@@ -51,6 +51,7 @@ pub mod overflow;
 mod overflow_watch;
 #[cfg(feature = "std")]
 pub mod owner;
+#[cfg(feature = "std")]
 mod queue_wait;
 #[cfg(feature = "socket")]
 mod socket;

@@ -18,6 +18,7 @@ pub struct Waiting {
 /// The `p`th percentile (nearest rank) of `ascending`, a sorted slice:
 /// the smallest value with at least `p`% of the values at or below it;
 /// 0 for an empty slice.
+#[cfg(any(feature = "std", test))]
 pub(crate) fn percentile(ascending: &[u32], p: usize) -> u32 {
     let n = ascending.len();
     if n == 0 {
