@@ -19,49 +19,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use raindrops_diag::proc_netstat::TcpExt;
+use raindrops_testutil::netns::in_own_netns;
 
 mod common;
 use common::{BIN, raindrops, text};
-
-const INNER: &str = "RAINDROPS_TEST_IN_NETNS";
-
-/// Runs the test `name` again inside a new network namespace and returns
-/// false; returns true when already inside (the caller runs the scenario).
-fn in_own_netns(name: &str) -> bool {
-    if std::env::var_os(INNER).is_some() {
-        let up = Command::new("ip")
-            .args(["link", "set", "lo", "up"])
-            .status();
-        assert!(up.is_ok_and(|s| s.success()), "ip link set lo up");
-        return true;
-    }
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
-        let why = "needs root to make a network namespace (unshare -n)";
-        assert!(
-            !raindrops_testutil::ruby_required(),
-            "{name}: {why}, and RAINDROPS_REQUIRE_RUBY=1"
-        );
-        eprintln!("skipped {name}: {why}");
-        return false;
-    }
-    let out = Command::new("unshare")
-        .arg("-n")
-        .arg("--")
-        .arg(std::env::current_exe().unwrap())
-        .args(["--exact", name, "--nocapture", "--test-threads", "1"])
-        .env(INNER, "1")
-        .output()
-        .expect("run unshare (util-linux)");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{name} in its namespace:\n{text}");
-    assert!(text.contains("1 passed"), "{name} did not run:\n{text}");
-    false
-}
 
 /// A TCP listener on 127.0.0.1 with this backlog, with `TCP_DEFER_ACCEPT`
 /// when asked; it never accepts.

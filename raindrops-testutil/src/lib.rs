@@ -19,6 +19,7 @@
 pub mod diag;
 pub mod exposition;
 pub mod holders;
+pub mod netns;
 pub mod watcher_suite;
 
 use std::collections::HashMap;

@@ -78,24 +78,9 @@ fn calling_and_writing_are_exact_under_100_concurrent_requests() {
     rt.block_on(async {
         let (open_app, app_gate) = watch::channel(false);
         let (open_bodies, body_gate) = watch::channel(false);
-        let held = move || {
-            let mut g = app_gate.clone();
-            async move {
-                let _ = g.wait_for(|o| *o).await;
-                "held\n"
-            }
-        };
-        let stream = move || {
-            let mut g = body_gate.clone();
-            async move {
-                let (tx, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(2);
-                tokio::spawn(async move {
-                    let _ = tx.send(bytes::Bytes::from_static(b"first\n")).await;
-                    let _ = g.wait_for(|o| *o).await;
-                    let _ = tx.send(bytes::Bytes::from_static(b"last\n")).await;
-                });
-                axum::body::Body::new(ChanBody(rx))
-            }
+        let held = move || common::gated::held_until(app_gate.clone(), "held\n");
+        let stream = move || async move {
+            common::gated::stream_until(body_gate.clone(), b"first\n", b"last\n")
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -153,22 +138,4 @@ fn calling_and_writing_are_exact_under_100_concurrent_requests() {
         }
         eventually(addr, &stats, (0, 0)).await;
     });
-}
-
-/// A body fed by a channel: one frame per message, the end when the
-/// sender goes.
-struct ChanBody(tokio::sync::mpsc::Receiver<bytes::Bytes>);
-
-impl http_body::Body for ChanBody {
-    type Data = bytes::Bytes;
-    type Error = std::convert::Infallible;
-
-    fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, Self::Error>>> {
-        self.0
-            .poll_recv(cx)
-            .map(|o| o.map(|b| Ok(http_body::Frame::data(b))))
-    }
 }

@@ -65,25 +65,11 @@ fn axum_layer_answers_what_ruby_middleware_answers() {
     let (open, gate) = watch::channel(false);
     let held = {
         let gate = gate.clone();
-        move || {
-            let mut gate = gate.clone();
-            async move {
-                let _ = gate.wait_for(|o| *o).await;
-                "done"
-            }
-        }
+        move || common::gated::held_until(gate.clone(), "done")
     };
     let stream = move || {
-        let mut gate = gate.clone();
-        async move {
-            let (tx, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(2);
-            tokio::spawn(async move {
-                let _ = tx.send(bytes::Bytes::from_static(b"first ")).await;
-                let _ = gate.wait_for(|o| *o).await;
-                let _ = tx.send(bytes::Bytes::from_static(b"last")).await;
-            });
-            axum::body::Body::new(ChanBody(rx))
-        }
+        let gate = gate.clone();
+        async move { common::gated::stream_until(gate, b"first ", b"last") }
     };
 
     let listener = rt
@@ -169,22 +155,4 @@ fn axum_layer_answers_what_ruby_middleware_answers() {
     drop((
         clients, accepted, v6_client, uclients, uaccepted, ul, idle, v6,
     ));
-}
-
-/// A body fed by a channel: one frame per message, the end when the
-/// sender goes.
-struct ChanBody(tokio::sync::mpsc::Receiver<bytes::Bytes>);
-
-impl http_body::Body for ChanBody {
-    type Data = bytes::Bytes;
-    type Error = std::convert::Infallible;
-
-    fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, Self::Error>>> {
-        self.0
-            .poll_recv(cx)
-            .map(|o| o.map(|b| Ok(http_body::Frame::data(b))))
-    }
 }

@@ -12,15 +12,13 @@ mod common;
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::OwnedFd;
-use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use raindrops::diag::proc_netstat::TcpExt;
 use raindrops::http::{QUEUE_WAIT_BOUNDS_MS, Request};
 use raindrops::{KernelSource, Watcher, WatcherOptions};
-
-const INNER: &str = "RAINDROPS_TEST_IN_NETNS";
+use raindrops_testutil::netns::in_own_netns;
 
 /// `/metrics` of the watcher.
 fn metrics(w: &Watcher) -> String {
@@ -117,43 +115,6 @@ fn wait_histogram_agrees_with_the_servers_own_clock() {
     assert_eq!(bucket(&m, &addr, "0.255"), 0.0, "{m}");
     assert_eq!(bucket(&m, &addr, "2.047"), 3.0, "{m}");
     assert_eq!(bucket(&m, &addr, "+Inf"), 3.0, "{m}");
-}
-
-/// Runs the test `name` again inside a new network namespace and returns
-/// false; returns true when already inside (the caller runs the scenario).
-fn in_own_netns(name: &str) -> bool {
-    if std::env::var_os(INNER).is_some() {
-        let up = Command::new("ip")
-            .args(["link", "set", "lo", "up"])
-            .status();
-        assert!(up.is_ok_and(|s| s.success()), "ip link set lo up");
-        return true;
-    }
-    if !rustix::process::geteuid().is_root() {
-        let why = "needs root to make a network namespace (unshare -n)";
-        assert!(
-            !raindrops_testutil::ruby_required(),
-            "{name}: {why}, and RAINDROPS_REQUIRE_RUBY=1"
-        );
-        eprintln!("skipped {name}: {why}");
-        return false;
-    }
-    let out = Command::new("unshare")
-        .arg("-n")
-        .arg("--")
-        .arg(std::env::current_exe().unwrap())
-        .args(["--exact", name, "--nocapture", "--test-threads", "1"])
-        .env(INNER, "1")
-        .output()
-        .expect("run unshare (util-linux)");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{name} in its namespace:\n{text}");
-    assert!(text.contains("1 passed"), "{name} did not run:\n{text}");
-    false
 }
 
 /// A listener on 127.0.0.1 with this backlog, `TCP_DEFER_ACCEPT` if

@@ -11,6 +11,9 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+#[cfg(feature = "axum")]
+pub mod gated;
+
 /// Polls `cond` until it holds, for at most 20 s (a bound for a loaded
 /// machine, never a timing assertion); panics with `what` otherwise.
 pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
