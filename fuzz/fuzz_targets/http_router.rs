@@ -143,7 +143,9 @@ fuzz_target!(|data: &[u8]| {
             "{}: {v:?}",
             h.name
         );
-        assert_eq!(v.trim(), v);
+        // No optional whitespace (SP, HTAB) around a field value; other
+        // Unicode whitespace (U+0085 from a referer) is obs-text to HTTP.
+        assert_eq!(v.trim_matches([' ', '\t']), v);
     }
     match &res.body {
         Body::Written { len } => {
