@@ -96,11 +96,3 @@ pub use source::KernelSource;
 pub use watcher::{Watcher, WatcherOptions};
 #[cfg(all(feature = "tower", feature = "diag"))]
 pub use watcher_service::{WatcherBody, WatcherService};
-
-/// The `/proc/self/fd` link parser, public only for the fuzz targets: not
-/// part of the API.
-#[cfg(feature = "diag")]
-#[doc(hidden)]
-pub mod __fuzz {
-    pub use crate::proc_fd::parse_socket_link;
-}
